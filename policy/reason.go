@@ -1,0 +1,117 @@
+package policy
+
+// Reason is why a request was allowed or rejected. Its string is a fixed
+// snake_case name, used as is in responses, log fields and metric labels, so
+// the set of values is closed and small.
+type Reason string
+
+// Reasons for allowing a request.
+const (
+	ExactMatch         Reason = "exact_match"
+	PrefixMatch        Reason = "prefix_match"
+	HostMatch          Reason = "host_match"
+	LoopbackMatch      Reason = "loopback_match"
+	UnrestrictedClient Reason = "unrestricted_client"
+)
+
+// Reasons for rejecting a request, grouped in the order in which they are
+// checked: request-level reasons, client lookup, the syntax of the redirect
+// URI, the rules of the environment, and matching.
+const (
+	MissingClientID           Reason = "missing_client_id"
+	MissingRedirectURI        Reason = "missing_redirect_uri"
+	DuplicateParameter        Reason = "duplicate_parameter"
+	MalformedRequest          Reason = "malformed_request"
+	UnsupportedBody           Reason = "unsupported_body"
+	RequestTooLarge           Reason = "request_too_large"
+	RequestObjectNotSupported Reason = "request_object_not_supported"
+	UnknownClient             Reason = "unknown_client"
+	ClientDisabled            Reason = "client_disabled"
+	MalformedRedirectURI      Reason = "malformed_redirect_uri"
+	DisallowedScheme          Reason = "disallowed_scheme"
+	UserinfoInRedirectURI     Reason = "userinfo_in_redirect_uri"
+	FragmentInRedirectURI     Reason = "fragment_in_redirect_uri"
+	PathTraversal             Reason = "path_traversal"
+	InsecureScheme            Reason = "insecure_scheme"
+	LoopbackNotAllowed        Reason = "loopback_not_allowed"
+	NoRegisteredRedirectURIs  Reason = "no_registered_redirect_uris"
+	RedirectURINotRegistered  Reason = "redirect_uri_not_registered"
+)
+
+// AllowReasons lists every reason for allowing a request.
+var AllowReasons = []Reason{ExactMatch, PrefixMatch, HostMatch, LoopbackMatch, UnrestrictedClient}
+
+// RejectReasons lists every reason for rejecting a request, in the order of
+// precedence.
+var RejectReasons = []Reason{
+	MissingClientID, MissingRedirectURI, DuplicateParameter, MalformedRequest,
+	UnsupportedBody, RequestTooLarge, RequestObjectNotSupported,
+	UnknownClient, ClientDisabled,
+	MalformedRedirectURI, DisallowedScheme, UserinfoInRedirectURI,
+	FragmentInRedirectURI, PathTraversal,
+	InsecureScheme, LoopbackNotAllowed,
+	NoRegisteredRedirectURIs, RedirectURINotRegistered,
+}
+
+// Allows reports whether r is a reason for allowing a request.
+func (r Reason) Allows() bool {
+	switch r {
+	case ExactMatch, PrefixMatch, HostMatch, LoopbackMatch, UnrestrictedClient:
+		return true
+	}
+	return false
+}
+
+// Description is a short human sentence for r, safe to show to the user
+// whose sign-in link was rejected.
+func (r Reason) Description() string {
+	switch r {
+	case ExactMatch:
+		return "The redirect URI equals a registered redirect URI."
+	case PrefixMatch:
+		return "The redirect URI extends a registered redirect URI at a path segment boundary."
+	case HostMatch:
+		return "The redirect URI is on a host registered without a path."
+	case LoopbackMatch:
+		return "The redirect URI is a registered loopback address on another port."
+	case UnrestrictedClient:
+		return "The sandbox client has no registered redirect URIs and may use any valid one."
+	case MissingClientID:
+		return "The request has no client_id."
+	case MissingRedirectURI:
+		return "The request has no redirect_uri."
+	case DuplicateParameter:
+		return "The request repeats client_id or redirect_uri."
+	case MalformedRequest:
+		return "The request could not be read."
+	case UnsupportedBody:
+		return "The request body is not a form the server accepts."
+	case RequestTooLarge:
+		return "The request body is too large."
+	case RequestObjectNotSupported:
+		return "Request objects (request, request_uri) are not supported."
+	case UnknownClient:
+		return "The client_id is not registered."
+	case ClientDisabled:
+		return "The client has been disabled."
+	case MalformedRedirectURI:
+		return "The redirect URI is not a valid absolute URI."
+	case DisallowedScheme:
+		return "The redirect URI must use http or https."
+	case UserinfoInRedirectURI:
+		return "The redirect URI must not contain user information."
+	case FragmentInRedirectURI:
+		return "The redirect URI must not contain a fragment."
+	case PathTraversal:
+		return "The redirect URI path must not contain dot segments."
+	case InsecureScheme:
+		return "The redirect URI must use https."
+	case LoopbackNotAllowed:
+		return "Loopback and unspecified hosts are not allowed here."
+	case NoRegisteredRedirectURIs:
+		return "The client has no registered redirect URIs."
+	case RedirectURINotRegistered:
+		return "The redirect URI is not registered for this client."
+	}
+	return "Unknown reason."
+}

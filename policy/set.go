@@ -1,0 +1,251 @@
+package policy
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Kind tells how a registered redirect URI matches.
+type Kind uint8
+
+const (
+	// Full entries match the same origin with an equal path and query
+	// (or, in prefix mode, a longer path at a segment boundary).
+	Full Kind = iota
+	// HostOnly entries have an empty or "/" path and no query; they match
+	// every path and query on the same scheme, host and port.
+	HostOnly
+)
+
+func (k Kind) String() string {
+	if k == HostOnly {
+		return "host-only"
+	}
+	return "full"
+}
+
+// Entry is one registered redirect URI, compiled.
+type Entry struct {
+	Raw        string // as registered
+	Normalized string // see Policy.Normalize
+	Kind       Kind
+	HTTPS      bool
+	Loopback   bool
+
+	// Keys compared with the request: the origin (without the port where
+	// the sandbox loopback rule ignores it), that origin followed by the
+	// normalized path and query, and by the path alone.
+	origin, full, prefix string
+}
+
+// linearMax is the largest set matched by scanning its entries; larger sets
+// are indexed by maps. Both cost a bounded number of comparisons per request,
+// and small sets, the vast majority, stay small in memory.
+const linearMax = 8
+
+// Set is a client's registered redirect URIs compiled for one policy. It is
+// immutable and safe for concurrent use.
+type Set struct {
+	policy  *Policy
+	entries []Entry
+
+	// Indexes, built only for sets larger than linearMax.
+	exact, hostOnly, prefix map[string]*Entry
+}
+
+// Compile validates a client's registered redirect URIs against the syntax
+// rules and the rules of p's environment and indexes them. Every problem is
+// reported, as Errors. An empty list is valid: in sandbox the client is
+// unrestricted; in production it can use no redirect URI.
+func (p *Policy) Compile(raws []string) (*Set, error) {
+	s := &Set{policy: p, entries: make([]Entry, 0, len(raws))}
+	var errs Errors
+	seen := make(map[string]int, len(raws))
+	for i, raw := range raws {
+		u, r, detail := p.check(raw)
+		if r != "" {
+			errs = append(errs, &URIError{Index: i, URI: raw, Reason: r, Detail: detail})
+			continue
+		}
+		e := p.newEntry(raw, &u)
+		if first, dup := seen[e.Normalized]; dup {
+			errs = append(errs, &URIError{Index: i, URI: raw,
+				Detail: "duplicate of redirect_uris[" + strconv.Itoa(first) + "] after normalization"})
+			continue
+		}
+		seen[e.Normalized] = i
+		s.entries = append(s.entries, e)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if len(s.entries) > linearMax {
+		s.index()
+	}
+	return s, nil
+}
+
+func (p *Policy) newEntry(raw string, u *uri) Entry {
+	e := Entry{Raw: raw, Normalized: p.normalized(u), HTTPS: u.https, Loopback: u.loopback}
+	if e.Normalized == raw {
+		e.Normalized = raw // share the bytes
+	}
+	if u.rest == "" || u.rest == "/" {
+		e.Kind = HostOnly
+	}
+	normRest := u.rest
+	if u.pathLen == 0 {
+		normRest = "/" + u.rest
+	}
+	withPort := e.Normalized[:len(e.Normalized)-len(normRest)]
+	if origin := string(p.appendOrigin(nil, u)); origin == withPort {
+		e.origin, e.full = withPort, e.Normalized
+	} else {
+		e.origin, e.full = origin, origin+normRest
+	}
+	e.prefix = e.full[:len(e.origin)+max(u.pathLen, 1)]
+	return e
+}
+
+func (s *Set) index() {
+	s.exact = make(map[string]*Entry)
+	s.hostOnly = make(map[string]*Entry)
+	if s.policy.match == MatchPrefix {
+		s.prefix = make(map[string]*Entry)
+	}
+	for i := range s.entries {
+		e := &s.entries[i]
+		if e.Kind == HostOnly {
+			putFirst(s.hostOnly, e.origin, e)
+			continue
+		}
+		putFirst(s.exact, e.full, e)
+		if s.prefix != nil {
+			putFirst(s.prefix, e.prefix, e)
+		}
+	}
+}
+
+// putFirst keeps the first of entries that only the ignored loopback port
+// told apart: they match the same requests.
+func putFirst(m map[string]*Entry, k string, e *Entry) {
+	if _, ok := m[k]; !ok {
+		m[k] = e
+	}
+}
+
+// Len returns the number of registered redirect URIs in s.
+func (s *Set) Len() int { return len(s.entries) }
+
+// Entries returns the registered redirect URIs of s, in registration order.
+// The caller must not modify them.
+func (s *Set) Entries() []Entry { return s.entries }
+
+// Policy returns the policy s was compiled for.
+func (s *Set) Policy() *Policy { return s.policy }
+
+// Decision is the outcome of checking one requested redirect URI.
+type Decision struct {
+	Reason Reason
+	// Entry is the registered URI that allowed the request, if any.
+	Entry *Entry
+	// Detail says which rule a rejected URI broke, in words.
+	Detail string
+}
+
+// Allowed reports whether the redirect URI may be used.
+func (d Decision) Allowed() bool { return d.Reason.Allows() }
+
+// Decide checks a requested redirect URI, as the upstream will receive it
+// (decoded from the request's parameters), against s.
+func (s *Set) Decide(raw string) Decision {
+	p := s.policy
+	u, r, detail := p.check(raw)
+	if r != "" {
+		return Decision{Reason: r, Detail: detail}
+	}
+	if len(s.entries) == 0 {
+		if p.env == Sandbox {
+			return Decision{Reason: UnrestrictedClient}
+		}
+		return Decision{Reason: NoRegisteredRedirectURIs, Detail: "the client has no registered redirect URIs"}
+	}
+
+	// The request's keys, built on the stack: the input itself when it is
+	// already normalized, as it nearly always is.
+	var buf [512]byte
+	origin := p.appendOrigin(buf[:0], &u)
+	nOrigin, nPath := len(origin), max(u.pathLen, 1)
+	var full string
+	if u.pathLen > 0 && len(raw) == nOrigin+len(u.rest) && raw[:nOrigin] == string(origin) {
+		full = raw
+	} else {
+		if u.pathLen == 0 {
+			origin = append(origin, '/')
+		}
+		full = string(append(origin, u.rest...))
+	}
+	path := full[:nOrigin+nPath]
+
+	e, r := s.match(full[:nOrigin], full, path)
+	if e == nil {
+		return Decision{Reason: RedirectURINotRegistered, Detail: "no registered redirect URI matches"}
+	}
+	if e.Loopback && p.ignoresPort(&u) {
+		r = LoopbackMatch
+	}
+	return Decision{Reason: r, Entry: e}
+}
+
+// match finds the entry that allows a request with the given keys, preferring
+// an exact match to a host-only one and a host-only one to a prefix one.
+func (s *Set) match(origin, full, path string) (*Entry, Reason) {
+	prefixMode := s.policy.match == MatchPrefix
+	if s.exact != nil {
+		if e := s.exact[full]; e != nil {
+			return e, ExactMatch
+		}
+		if e := s.hostOnly[origin]; e != nil {
+			return e, HostMatch
+		}
+		if prefixMode {
+			if e := s.prefix[path]; e != nil {
+				return e, PrefixMatch
+			}
+			for j := len(origin) + 1; j < len(path); j++ {
+				if path[j] != '/' {
+					continue
+				}
+				if e := s.prefix[path[:j]]; e != nil {
+					return e, PrefixMatch
+				}
+				if e := s.prefix[path[:j+1]]; e != nil {
+					return e, PrefixMatch
+				}
+			}
+		}
+		return nil, ""
+	}
+
+	var best *Entry
+	var bestReason Reason
+	for i := range s.entries {
+		e := &s.entries[i]
+		switch {
+		case e.Kind == Full && e.full == full:
+			return e, ExactMatch
+		case e.Kind == HostOnly && e.origin == origin:
+			best, bestReason = e, HostMatch
+		case prefixMode && best == nil && e.Kind == Full && segmentPrefix(path, e.prefix):
+			best, bestReason = e, PrefixMatch
+		}
+	}
+	return best, bestReason
+}
+
+// segmentPrefix reports whether path equals prefix or extends it at a path
+// segment boundary.
+func segmentPrefix(path, prefix string) bool {
+	return strings.HasPrefix(path, prefix) &&
+		(len(path) == len(prefix) || prefix[len(prefix)-1] == '/' || path[len(prefix)] == '/')
+}

@@ -1,0 +1,331 @@
+package policy
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// DefaultMaxURILength is the longest redirect URI accepted, in bytes, when
+// Options.MaxURILength is zero.
+const DefaultMaxURILength = 2048
+
+// uri is a redirect URI that passed the syntax rules, split into the parts
+// the policy compares. Its strings are substrings of the input: nothing is
+// decoded, so what is compared is what the upstream and the browser see.
+type uri struct {
+	https       bool
+	host        string     // as written, without brackets
+	ip          netip.Addr // valid for IP literals
+	port        string     // "" when absent or the scheme's default
+	rest        string     // path and query, as written
+	pathLen     int        // length of the path within rest
+	loopback    bool
+	unspecified bool
+}
+
+func (u *uri) path() string { return u.rest[:u.pathLen] }
+
+// parse applies the syntax rules to s in their documented order and returns
+// the first that fails, with a short detail for error messages. It does not
+// allocate for well-formed DNS hosts, so the request path stays cheap.
+func (p *Policy) parse(s string) (u uri, r Reason, detail string) {
+	if len(s) > p.maxLen {
+		return u, MalformedRedirectURI, "longer than the maximum length"
+	}
+	ctlEscape := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c <= ' ' || c >= 0x7f:
+			return u, MalformedRedirectURI, "contains a control character, space or non-ASCII byte"
+		case c == '\\' || c == '<' || c == '>' || c == '"' || c == '{' || c == '}' || c == '|' || c == '^' || c == '`':
+			return u, MalformedRedirectURI, "contains a character that must be percent-encoded"
+		case c == '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return u, MalformedRedirectURI, "contains an invalid percent-encoding"
+			}
+			if v := unhex(s[i+1])<<4 | unhex(s[i+2]); v < 0x20 || v == 0x7f {
+				ctlEscape = true
+			}
+		}
+	}
+
+	colon := strings.IndexByte(s, ':')
+	if colon <= 0 || !isScheme(s[:colon]) {
+		return u, MalformedRedirectURI, "not an absolute URI"
+	}
+	switch scheme := s[:colon]; {
+	case asciiEqualFold(scheme, "https"):
+		u.https = true
+	case asciiEqualFold(scheme, "http"):
+	default:
+		return u, DisallowedScheme, "scheme is not http or https"
+	}
+	rest, ok := strings.CutPrefix(s[colon+1:], "//")
+	if !ok {
+		return u, MalformedRedirectURI, "scheme is not followed by //"
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority := rest[:end]
+	if strings.IndexByte(authority, '@') >= 0 {
+		return u, UserinfoInRedirectURI, "contains user information"
+	}
+	if strings.IndexByte(s, '#') >= 0 {
+		return u, FragmentInRedirectURI, "contains a fragment"
+	}
+	u.rest = rest[end:]
+	u.pathLen = len(u.rest)
+	if q := strings.IndexByte(u.rest, '?'); q >= 0 {
+		u.pathLen = q
+	}
+
+	port, hasPort := "", false
+	if strings.HasPrefix(authority, "[") {
+		closing := strings.IndexByte(authority, ']')
+		if closing < 0 {
+			return u, MalformedRedirectURI, "unterminated IPv6 literal"
+		}
+		u.host = authority[1:closing]
+		ip, err := netip.ParseAddr(u.host)
+		if err != nil || !ip.Is6() || ip.Zone() != "" {
+			return u, MalformedRedirectURI, "invalid IPv6 literal"
+		}
+		u.ip = ip
+		if after := authority[closing+1:]; after != "" {
+			if after[0] != ':' {
+				return u, MalformedRedirectURI, "invalid characters after IPv6 literal"
+			}
+			port, hasPort = after[1:], true
+		}
+	} else {
+		u.host = authority
+		if i := strings.IndexByte(authority, ':'); i >= 0 {
+			u.host, port, hasPort = authority[:i], authority[i+1:], true
+		}
+		if detail := checkHostName(u.host); detail != "" {
+			return u, MalformedRedirectURI, detail
+		}
+		if lastLabelNumeric(u.host) {
+			ip, err := netip.ParseAddr(u.host)
+			if err != nil || !ip.Is4() {
+				return u, MalformedRedirectURI, "numeric host is not a canonical dotted-quad IPv4 address"
+			}
+			u.ip = ip
+		}
+	}
+	if u.ip.IsValid() {
+		ip := u.ip.Unmap()
+		u.loopback, u.unspecified = ip.IsLoopback(), ip.IsUnspecified()
+	} else {
+		u.loopback = asciiEqualFold(u.host, "localhost") ||
+			len(u.host) > len(".localhost") && asciiEqualFold(u.host[len(u.host)-len(".localhost"):], ".localhost")
+	}
+	if u.unspecified && p.env == Sandbox {
+		return u, MalformedRedirectURI, "unspecified address is not a valid host"
+	}
+
+	if hasPort {
+		if !isPort(port) {
+			return u, MalformedRedirectURI, "port is not a decimal number from 1 to 65535 without leading zeros"
+		}
+		if !(u.https && port == "443" || !u.https && port == "80") {
+			u.port = port
+		}
+	}
+	if ctlEscape {
+		return u, MalformedRedirectURI, "contains a percent-encoded control character"
+	}
+	if hasDotSegment(u.path()) {
+		return u, PathTraversal, "path contains a dot segment"
+	}
+	return u, "", ""
+}
+
+// checkEnvironment applies the rules of the environment to a URI that passed
+// the syntax rules.
+func (p *Policy) checkEnvironment(u *uri) (Reason, string) {
+	if p.env != Production {
+		return "", ""
+	}
+	switch {
+	case !u.https:
+		return InsecureScheme, "production requires https"
+	case u.loopback:
+		return LoopbackNotAllowed, "production does not allow loopback hosts"
+	case u.unspecified:
+		return LoopbackNotAllowed, "production does not allow unspecified addresses"
+	}
+	return "", ""
+}
+
+// appendOrigin appends the normalized scheme, host and, unless the sandbox
+// loopback rule ignores it, port of u to dst.
+func (p *Policy) appendOrigin(dst []byte, u *uri) []byte {
+	if u.https {
+		dst = append(dst, "https://"...)
+	} else {
+		dst = append(dst, "http://"...)
+	}
+	if u.ip.Is6() {
+		dst = append(dst, '[')
+		dst = u.ip.AppendTo(dst)
+		dst = append(dst, ']')
+	} else {
+		for i := 0; i < len(u.host); i++ {
+			dst = append(dst, toLower(u.host[i]))
+		}
+	}
+	if u.port != "" && !p.ignoresPort(u) {
+		dst = append(dst, ':')
+		dst = append(dst, u.port...)
+	}
+	return dst
+}
+
+// ignoresPort reports whether the sandbox loopback rule (RFC 8252 §7.3)
+// applies to u: native apps listen on an ephemeral port.
+func (p *Policy) ignoresPort(u *uri) bool { return p.env == Sandbox && u.loopback }
+
+// checkHostName checks the syntax of a DNS name or dotted-quad address:
+// letter-digit-hyphen labels of 1 to 63 bytes, 253 in all, no empty label.
+func checkHostName(h string) string {
+	if h == "" {
+		return "empty host"
+	}
+	if len(h) > 253 {
+		return "host is longer than 253 bytes"
+	}
+	start := 0
+	for i := 0; i <= len(h); i++ {
+		if i < len(h) && h[i] != '.' {
+			c := h[i]
+			if c == '*' {
+				return "host contains a wildcard"
+			}
+			if !(isAlnum(c) || c == '-') {
+				return "host contains a character other than letters, digits, hyphens and dots"
+			}
+			continue
+		}
+		label := h[start:i]
+		switch {
+		case label == "":
+			return "host has an empty label"
+		case len(label) > 63:
+			return "host label is longer than 63 bytes"
+		case label[0] == '-' || label[len(label)-1] == '-':
+			return "host label starts or ends with a hyphen"
+		}
+		start = i + 1
+	}
+	return ""
+}
+
+// lastLabelNumeric reports whether browsers would read h as an IPv4 address:
+// its last label is all digits or starts with 0x.
+func lastLabelNumeric(h string) bool {
+	last := h[strings.LastIndexByte(h, '.')+1:]
+	if len(last) >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') {
+		return true
+	}
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// hasDotSegment reports whether a path segment is "." or "..", written
+// plainly or with %2e, also when ";" parameters follow it.
+func hasDotSegment(path string) bool {
+	for path != "" {
+		var seg string
+		seg, path, _ = strings.Cut(path, "/")
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i]
+		}
+		dots := 0
+		for len(seg) > 0 && dots <= 2 {
+			switch {
+			case seg[0] == '.':
+				seg = seg[1:]
+			case len(seg) >= 3 && seg[0] == '%' && seg[1] == '2' && (seg[2] == 'e' || seg[2] == 'E'):
+				seg = seg[3:]
+			default:
+				dots = 3
+				continue
+			}
+			dots++
+		}
+		if seg == "" && (dots == 1 || dots == 2) {
+			return true
+		}
+	}
+	return false
+}
+
+func isPort(s string) bool {
+	if s == "" || len(s) > 5 || s[0] == '0' {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n <= 65535
+}
+
+// isScheme reports whether s matches RFC 3986's
+// ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+func isScheme(s string) bool {
+	if s == "" || !isAlpha(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '+' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiEqualFold is strings.EqualFold restricted to ASCII: it never folds
+// non-ASCII letters (such as the Kelvin sign) onto ASCII ones.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if toLower(a[i]) != toLower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func toLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+func isAlnum(c byte) bool { return isAlpha(c) || '0' <= c && c <= '9' }
+func isHex(c byte) bool   { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
