@@ -1,0 +1,218 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
+)
+
+// DefaultSettle is how long a changed file must stay unchanged before it is
+// read, so that a burst of writes loads once.
+const DefaultSettle = 50 * time.Millisecond
+
+// ReloadEvent tells a Loader's subscribers how a reload went.
+type ReloadEvent struct {
+	File string
+	Time time.Time
+	// Err is nil when the new file was loaded; otherwise the previous
+	// snapshot goes on serving.
+	Err error
+	// Snapshot is the snapshot serving after the reload.
+	Snapshot *Snapshot
+}
+
+// Loader serves the latest good snapshot of a registry file and, once
+// started, polls the file for changes.
+//
+// Polling was chosen over file-system notifications: a stat per interval
+// costs nothing, needs no dependency, and sees every way a file can be
+// replaced (in-place rewrites, atomic renames, the symbolic-link swap of
+// Kubernetes ConfigMaps, network file systems) without re-arming watches
+// on directories that are renamed away.
+type Loader struct {
+	path     string
+	policy   *policy.Policy
+	interval time.Duration
+	settle   time.Duration
+
+	current atomic.Pointer[Snapshot]
+
+	mu      sync.Mutex // guards the fields below
+	subs    map[int]func(ReloadEvent)
+	nextSub int
+	stop    chan struct{}
+	done    chan struct{}
+
+	// Only the polling goroutine (or a caller of Check) touches these.
+	checkMu  sync.Mutex
+	lastInfo os.FileInfo
+	lastHash [sha256.Size]byte
+	lastErr  string
+}
+
+// NewLoader loads the registry file at path for p. It fails if the file
+// does not load. interval is the polling period once Start is called; zero
+// disables polling.
+func NewLoader(path string, p *policy.Policy, interval time.Duration) (*Loader, error) {
+	l := &Loader{path: path, policy: p, interval: interval, settle: DefaultSettle, subs: map[int]func(ReloadEvent){}}
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := Load(path, p)
+	if err != nil {
+		return nil, err
+	}
+	l.current.Store(s)
+	l.lastInfo, l.lastHash = info, s.Hash
+	return l, nil
+}
+
+// Snapshot returns the snapshot serving now. It never blocks.
+func (l *Loader) Snapshot() *Snapshot { return l.current.Load() }
+
+// Path returns the registry file's path.
+func (l *Loader) Path() string { return l.path }
+
+// Subscribe calls f after every reload attempt that found new content,
+// until cancel is called. f runs on the polling goroutine and must not block.
+func (l *Loader) Subscribe(f func(ReloadEvent)) (cancel func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	id := l.nextSub
+	l.nextSub++
+	l.subs[id] = f
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		delete(l.subs, id)
+	}
+}
+
+// Start begins polling, if an interval is set. It is a no-op when already
+// started.
+func (l *Loader) Start() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.interval <= 0 || l.stop != nil {
+		return
+	}
+	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	go l.poll(l.stop, l.done)
+}
+
+// Close stops polling and waits for the polling goroutine to end.
+func (l *Loader) Close() error {
+	l.mu.Lock()
+	stop, done := l.stop, l.done
+	l.stop, l.done = nil, nil
+	l.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	return nil
+}
+
+func (l *Loader) poll(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(l.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			l.Check()
+		}
+	}
+}
+
+// Check looks at the file once and reloads it if its content changed. It
+// reports whether a new snapshot is serving, and the error of a failed
+// reload. A failed reload keeps the previous snapshot.
+func (l *Loader) Check() (bool, error) {
+	l.checkMu.Lock()
+	defer l.checkMu.Unlock()
+
+	info, err := l.settled()
+	if err != nil {
+		return false, l.fail(err)
+	}
+	if sameFile(info, l.lastInfo) {
+		return false, nil
+	}
+	l.lastInfo = info
+	data, err := os.ReadFile(l.path)
+	if err != nil {
+		return false, l.fail(err)
+	}
+	hash := sha256.Sum256(data)
+	if hash == l.lastHash {
+		if hash == l.Snapshot().Hash {
+			l.lastErr = ""
+		}
+		return false, nil // touched, or rewritten with the same bytes
+	}
+	l.lastHash = hash
+	s, err := Parse(l.path, data, l.policy)
+	if err != nil {
+		return false, l.fail(err)
+	}
+	l.lastErr = ""
+	l.current.Store(s)
+	l.notify(ReloadEvent{File: l.path, Time: s.LoadedAt, Snapshot: s})
+	return true, nil
+}
+
+// settled stats the file until it stays unchanged for the settle time, so
+// that a writer caught in the middle of a burst is waited for (a bounded
+// number of times).
+func (l *Loader) settled() (os.FileInfo, error) {
+	info, err := os.Stat(l.path)
+	for i := 0; err == nil && !sameFile(info, l.lastInfo) && i < 10; i++ {
+		time.Sleep(l.settle)
+		var again os.FileInfo
+		again, err = os.Stat(l.path)
+		if err == nil && sameFile(again, info) {
+			break
+		}
+		info = again
+	}
+	return info, err
+}
+
+// fail reports a failed reload once per distinct error, so that a broken
+// file is counted once, not at every poll.
+func (l *Loader) fail(err error) error {
+	if msg := err.Error(); msg != l.lastErr {
+		l.lastErr = msg
+		l.notify(ReloadEvent{File: l.path, Time: time.Now(), Err: err, Snapshot: l.Snapshot()})
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		l.lastInfo = nil // reload when it comes back, even unchanged
+	}
+	return err
+}
+
+func (l *Loader) notify(ev ReloadEvent) {
+	l.mu.Lock()
+	fs := make([]func(ReloadEvent), 0, len(l.subs))
+	for _, f := range l.subs {
+		fs = append(fs, f)
+	}
+	l.mu.Unlock()
+	for _, f := range fs {
+		f(ev)
+	}
+}
+
+// sameFile reports whether two stats describe the same unchanged file.
+func sameFile(a, b os.FileInfo) bool {
+	return a != nil && b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}

@@ -1,0 +1,205 @@
+// Package registry loads the file of OAuth clients and their registered
+// redirect URIs, validates every client with the policy package, and serves
+// immutable snapshots of it, reloading the file when it changes.
+package registry
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
+)
+
+// Client is one registered OAuth client. Only Disabled and URIs take part
+// in decisions; the other fields are shown in logs and tools.
+type Client struct {
+	ID           string
+	Name         string
+	Description  string
+	Website      string
+	ContactEmail string
+	Notes        string
+	Disabled     bool
+	URIs         *policy.Set
+}
+
+// Snapshot is one successfully loaded registry file. It is immutable and
+// safe for concurrent use.
+type Snapshot struct {
+	File     string
+	Policy   *policy.Policy
+	Hash     [sha256.Size]byte
+	LoadedAt time.Time
+
+	clients map[string]*Client
+	order   []*Client
+	uris    int
+}
+
+// Decision is the outcome of checking one authorize request's client and
+// redirect URI.
+type Decision struct {
+	policy.Decision
+	// Client is the client named by the request, when registered.
+	Client *Client
+}
+
+// Client returns the client registered under id, or nil.
+func (s *Snapshot) Client(id string) *Client { return s.clients[id] }
+
+// Clients returns every client in file order. The caller must not modify it.
+func (s *Snapshot) Clients() []*Client { return s.order }
+
+// Len returns the number of clients.
+func (s *Snapshot) Len() int { return len(s.order) }
+
+// URIs returns the number of registered redirect URIs of all clients.
+func (s *Snapshot) URIs() int { return s.uris }
+
+// Decide checks a requested redirect URI for a client: unknown and disabled
+// clients are rejected before the URI is looked at.
+func (s *Snapshot) Decide(clientID, redirectURI string) Decision {
+	c := s.clients[clientID]
+	switch {
+	case c == nil:
+		return Decision{Decision: policy.Decision{Reason: policy.UnknownClient, Detail: "the client_id is not registered"}}
+	case c.Disabled:
+		return Decision{Decision: policy.Decision{Reason: policy.ClientDisabled, Detail: "the client is disabled in the registry"}, Client: c}
+	}
+	return Decision{Decision: c.URIs.Decide(redirectURI), Client: c}
+}
+
+// Load reads and validates the registry file at path for p. Any problem
+// makes it fail with a *LoadError that lists them all.
+func Load(path string, p *policy.Policy) (*Snapshot, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data, p)
+}
+
+// Parse validates the contents of a registry file; name is used in messages.
+func Parse(name string, data []byte, p *policy.Policy) (*Snapshot, error) {
+	s, problems := parse(name, data, p)
+	if err := problems.err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Lint returns every error and warning of a registry file without serving
+// it. Warnings point at registrations that are valid but risky.
+func Lint(path string, p *policy.Policy) ([]Problem, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	_, problems := parse(path, data, p)
+	return append(problems.errors, problems.warnings...), nil
+}
+
+func parse(name string, data []byte, p *policy.Policy) (*Snapshot, *problemList) {
+	problems := &problemList{file: name, data: data}
+	doc, ok := decodeFile(data, problems)
+	if !ok {
+		return nil, problems
+	}
+	if doc.hasEnvironment && doc.environment != string(p.Environment()) {
+		problems.add(doc.envOffset, fmt.Sprintf("environment %q does not match the policy's environment %q", doc.environment, p.Environment()))
+	}
+	s := &Snapshot{
+		File:     name,
+		Policy:   p,
+		Hash:     sha256.Sum256(data),
+		LoadedAt: time.Now(),
+		clients:  make(map[string]*Client, len(doc.clients)),
+		order:    make([]*Client, 0, len(doc.clients)),
+	}
+	firstIndex := make(map[string]int, len(doc.clients))
+	for i := range doc.clients {
+		cd := &doc.clients[i]
+		if first, dup := firstIndex[cd.clientID]; dup && cd.hasClientID {
+			problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("clients[%d]: duplicate client_id %q (first at clients[%d])", i, cd.clientID, first))
+			continue
+		}
+		firstIndex[cd.clientID] = i
+		if c := compileClient(i, cd, p, problems); c != nil {
+			s.clients[c.ID] = c
+			s.order = append(s.order, c)
+			s.uris += c.URIs.Len()
+		}
+	}
+	return s, problems
+}
+
+// compileClient validates one client and compiles its redirect URIs,
+// reporting each problem at the offending value.
+func compileClient(i int, doc *clientDoc, p *policy.Policy, problems *problemList) *Client {
+	if !doc.hasClientID {
+		return nil // reported by the decoder
+	}
+	what := fmt.Sprintf("client %q", doc.clientID)
+	if msg := checkClientID(doc.clientID); msg != "" {
+		problems.addFor(doc.offset, doc.clientID, Error, fmt.Sprintf("clients[%d]: client_id %q %s", i, doc.clientID, msg))
+		return nil
+	}
+	set, err := p.Compile(doc.redirectURIs)
+	var uriErrs policy.Errors
+	if errors.As(err, &uriErrs) {
+		for _, e := range uriErrs {
+			at := doc.uriOffsets[e.Index]
+			e.Index = doc.uriIndex[e.Index]
+			problems.addFor(at, doc.clientID, Error, what+" "+e.Error())
+		}
+		return nil
+	}
+	if err != nil {
+		problems.addFor(doc.offset, doc.clientID, Error, what+": "+err.Error())
+		return nil
+	}
+	lintClient(doc, set, p, problems)
+	return &Client{
+		ID:           doc.clientID,
+		Name:         doc.name,
+		Description:  doc.description,
+		Website:      doc.website,
+		ContactEmail: doc.contactEmail,
+		Notes:        doc.notes,
+		Disabled:     doc.disabled,
+		URIs:         set,
+	}
+}
+
+// lintClient records the warnings of a valid client.
+func lintClient(doc *clientDoc, set *policy.Set, p *policy.Policy, problems *problemList) {
+	what := fmt.Sprintf("client %q", doc.clientID)
+	if set.Len() == 0 && p.Environment() == policy.Sandbox && !doc.disabled {
+		problems.addFor(doc.offset, doc.clientID, Warning, what+" has no registered redirect URIs: in sandbox it may use any valid redirect URI")
+	}
+	for j, e := range set.Entries() {
+		switch {
+		case e.Kind == policy.HostOnly && p.Environment() == policy.Production:
+			problems.addFor(doc.uriOffsets[j], doc.clientID, Warning, fmt.Sprintf("%s redirect_uris[%d] %q is host-only: any path on that host can receive codes, so an open redirect there leaks them; register the full callback URI", what, doc.uriIndex[j], e.Raw))
+		case !e.HTTPS && !e.Loopback:
+			problems.addFor(doc.uriOffsets[j], doc.clientID, Warning, fmt.Sprintf("%s redirect_uris[%d] %q uses http: codes travel unencrypted", what, doc.uriIndex[j], e.Raw))
+		}
+	}
+}
+
+// checkClientID applies the rule for client ids: 1 to 256 printable ASCII
+// characters, no spaces.
+func checkClientID(id string) string {
+	if id == "" || len(id) > 256 {
+		return "must be 1 to 256 characters long"
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] >= 0x7f {
+			return "must be printable ASCII without spaces"
+		}
+	}
+	return ""
+}
