@@ -1,10 +1,13 @@
-// Command caddy is Caddy with the standard modules and the redirect URI policy module.
+// Command caddy is Caddy with its standard modules and the redirect URI
+// policy module.
 package main
 
 import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/redirect-uri-policy/caddy-redirect-uri-policy/caddymodule"
 )
 
 func main() {

@@ -1,0 +1,149 @@
+package caddymodule
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("redirect_uri_policy", parseCaddyfile)
+	// A guard must run before the handlers that answer or route requests
+	// (handle, route, respond, reverse_proxy), and after the ones that
+	// rewrite them, so that it sees the request the upstream will get.
+	httpcaddyfile.RegisterDirectiveOrder("redirect_uri_policy", httpcaddyfile.Before, "basic_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var handler Handler
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return &handler, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	redirect_uri_policy [<matcher>] {
+//		registry        <file>
+//		environment     sandbox|production
+//		paths           <path...>
+//		match           exact|prefix
+//		report_only
+//		reload_interval <duration>|off
+//		max_body        <size>
+//		max_uri_length  <bytes>
+//		client_metrics  on|off
+//		name            <label>
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		sub := d.Val()
+		if seen[sub] && sub != "paths" {
+			return d.Errf("%s given more than once", sub)
+		}
+		seen[sub] = true
+		switch sub {
+		case "registry", "environment", "match", "name":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			switch sub {
+			case "registry":
+				h.Registry = v
+			case "environment":
+				if v != "sandbox" && v != "production" {
+					return d.Errf("environment: %q is not sandbox or production", v)
+				}
+				h.Environment = v
+			case "match":
+				if v != "exact" && v != "prefix" {
+					return d.Errf("match: %q is not exact or prefix", v)
+				}
+				h.Match = v
+			case "name":
+				h.Name = v
+			}
+		case "paths":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, p := range args {
+				if len(p) == 0 || p[0] != '/' {
+					return d.Errf("paths: %q does not start with /", p)
+				}
+			}
+			h.Paths = append(h.Paths, args...)
+		case "report_only":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.ReportOnly = true
+		case "reload_interval":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			if v == "off" {
+				h.ReloadInterval = -1
+				continue
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return d.Errf("reload_interval: %q is not a positive duration or off", v)
+			}
+			h.ReloadInterval = caddy.Duration(dur)
+		case "max_body":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			size, err := humanize.ParseBytes(v)
+			if err != nil || size == 0 || size > 1<<40 {
+				return d.Errf("max_body: %q is not a size such as 64KiB", v)
+			}
+			h.MaxBody = int64(size)
+		case "max_uri_length":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("max_uri_length: %q is not a positive number of bytes", v)
+			}
+			h.MaxURILength = n
+		case "client_metrics":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			if v != "on" && v != "off" {
+				return d.Errf("client_metrics: %q is not on or off", v)
+			}
+			on := v == "on"
+			h.ClientMetrics = &on
+		default:
+			return d.Errf("unknown subdirective %q", sub)
+		}
+	}
+	if h.Registry == "" {
+		return d.Err("registry is required")
+	}
+	if h.Environment == "" {
+		return d.Err("environment is required")
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

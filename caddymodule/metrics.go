@@ -1,0 +1,133 @@
+package caddymodule
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
+)
+
+// Decisions as recorded in metrics, logs and placeholders.
+const (
+	decisionAllowed  = "allowed"
+	decisionRejected = "rejected"
+	decisionReported = "reported"
+)
+
+const metricsNamespace, metricsSubsystem = "caddy", "redirect_uri_policy"
+
+// The collectors live for the whole process so that counts survive config
+// reloads; each config load registers them with its new registry.
+var (
+	decisionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "decisions_total",
+		Help: "Authorize requests checked, by policy, environment, decision (allowed, rejected, reported) and reason.",
+	}, []string{"policy", "environment", "decision", "reason"})
+
+	clientRejectionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "client_rejections_total",
+		Help: "Rejected (or, in report-only mode, reported) authorize requests of registered clients, by policy, client_id and reason.",
+	}, []string{"policy", "client_id", "reason"})
+
+	registryClients = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "registry_clients",
+		Help: "Clients in the registry serving now.",
+	}, []string{"policy"})
+
+	registryRedirectURIs = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "registry_redirect_uris",
+		Help: "Registered redirect URIs in the registry serving now.",
+	}, []string{"policy"})
+
+	registryReloadsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "registry_reloads_total",
+		Help: "Reloads of a changed registry file, by policy and result (success, failure).",
+	}, []string{"policy", "result"})
+
+	registryLastReloadSuccessful = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "registry_last_reload_successful",
+		Help: "Whether the last load of the registry file succeeded (1) or failed (0).",
+	}, []string{"policy"})
+
+	registryLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "registry_last_success_timestamp_seconds",
+		Help: "Time of the last successful load of the registry file, in seconds since the Unix epoch.",
+	}, []string{"policy"})
+
+	collectors = []prometheus.Collector{
+		decisionsTotal, clientRejectionsTotal, registryClients, registryRedirectURIs,
+		registryReloadsTotal, registryLastReloadSuccessful, registryLastSuccess,
+	}
+)
+
+// registerMetrics registers the collectors with a config's registry; an
+// earlier registration with the same registry is not an error.
+func registerMetrics(reg prometheus.Registerer) error {
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// policyMetrics are one policy's counters, resolved once so that recording a
+// decision costs no label lookup.
+type policyMetrics struct {
+	name          string
+	decisions     map[string]map[policy.Reason]prometheus.Counter
+	clientMetrics bool
+}
+
+func newPolicyMetrics(name string, env policy.Environment, clientMetrics bool) *policyMetrics {
+	m := &policyMetrics{name: name, clientMetrics: clientMetrics, decisions: map[string]map[policy.Reason]prometheus.Counter{}}
+	add := func(decision string, reasons []policy.Reason) {
+		byReason := map[policy.Reason]prometheus.Counter{}
+		for _, r := range reasons {
+			byReason[r] = decisionsTotal.WithLabelValues(name, string(env), decision, string(r))
+		}
+		m.decisions[decision] = byReason
+	}
+	add(decisionAllowed, policy.AllowReasons)
+	add(decisionRejected, policy.RejectReasons)
+	add(decisionReported, policy.RejectReasons)
+	return m
+}
+
+func (m *policyMetrics) record(decision string, r policy.Reason, client *registry.Client) {
+	m.decisions[decision][r].Inc()
+	if decision != decisionAllowed && client != nil && m.clientMetrics {
+		clientRejectionsTotal.WithLabelValues(m.name, client.ID, string(r)).Inc()
+	}
+}
+
+// snapshotLoaded sets the registry gauges for a snapshot now serving.
+func (m *policyMetrics) snapshotLoaded(s *registry.Snapshot) {
+	registryClients.WithLabelValues(m.name).Set(float64(s.Len()))
+	registryRedirectURIs.WithLabelValues(m.name).Set(float64(s.URIs()))
+	registryLastReloadSuccessful.WithLabelValues(m.name).Set(1)
+	registryLastSuccess.WithLabelValues(m.name).Set(float64(s.LoadedAt.UnixNano()) / 1e9)
+}
+
+// reloaded records a reload attempt.
+func (m *policyMetrics) reloaded(ev registry.ReloadEvent) {
+	if ev.Err != nil {
+		registryReloadsTotal.WithLabelValues(m.name, "failure").Inc()
+		registryLastReloadSuccessful.WithLabelValues(m.name).Set(0)
+		return
+	}
+	registryReloadsTotal.WithLabelValues(m.name, "success").Inc()
+	m.snapshotLoaded(ev.Snapshot)
+}

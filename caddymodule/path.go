@@ -1,0 +1,165 @@
+package caddymodule
+
+import (
+	"errors"
+	"strings"
+)
+
+var errBadPath = errors.New("path cannot be normalized")
+
+// pathSet recognizes the authorize paths in every spelling that an upstream
+// server could route to the same endpoint.
+type pathSet struct {
+	paths []string // canonical forms
+}
+
+func newPathSet(paths []string) (pathSet, error) {
+	var s pathSet
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/") {
+			return s, errors.New("path " + p + " does not start with /")
+		}
+		c, err := canonicalPath(p, nil)
+		if err != nil {
+			return s, errors.New("path " + p + ": " + err.Error())
+		}
+		s.paths = append(s.paths, string(c))
+	}
+	return s, nil
+}
+
+// match reports whether the escaped request path names an authorize path,
+// or an error when it cannot be normalized (which the caller rejects rather
+// than passes).
+func (s pathSet) match(escaped string) (bool, error) {
+	var buf [256]byte
+	c, err := canonicalPath(escaped, buf[:0])
+	if err != nil {
+		return false, err
+	}
+	for _, p := range s.paths {
+		if string(c) == p {
+			return true, nil
+		}
+		// Suffix pattern matching (as older Spring MVC does):
+		// /oauth/authorize.json routes to /oauth/authorize.
+		if len(c) > len(p)+1 && string(c[:len(p)]) == p && c[len(p)] == '.' &&
+			strings.IndexByte(string(c[len(p):]), '/') < 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// canonicalPath appends to dst the form of an escaped path that the most
+// lenient upstream would route by: percent-decoded (repeatedly, for double
+// encoding), backslashes read as slashes, cut at a NUL, ";" parameters
+// dropped from each segment, empty and "." segments dropped, ".." resolved,
+// trailing dots and spaces of a segment dropped (as Windows servers do),
+// ASCII letters lowercased and no trailing slash.
+func canonicalPath(escaped string, dst []byte) ([]byte, error) {
+	decoded := append(dst, escaped...)
+	for range 3 {
+		if !hasPercent(decoded) {
+			break
+		}
+		var err error
+		if decoded, err = unescapeInPlace(decoded); err != nil {
+			return nil, err
+		}
+	}
+	if hasPercent(decoded) {
+		return nil, errBadPath // encoded more than three times
+	}
+	if i := indexByte(decoded, 0); i >= 0 {
+		decoded = decoded[:i]
+	}
+	// Rewrite segment by segment in place: the output never outgrows the
+	// input.
+	out := decoded[:0]
+	for i := 0; i < len(decoded); {
+		j := i
+		for j < len(decoded) && decoded[j] != '/' && decoded[j] != '\\' {
+			j++
+		}
+		seg := decoded[i:j]
+		i = j + 1
+		if k := indexByte(seg, ';'); k >= 0 {
+			seg = seg[:k]
+		}
+		switch string(seg) {
+		case "", ".":
+			continue
+		case "..":
+			if k := lastIndexByte(out, '/'); k >= 0 {
+				out = out[:k]
+			}
+			continue
+		}
+		for len(seg) > 0 && (seg[len(seg)-1] == '.' || seg[len(seg)-1] == ' ') {
+			seg = seg[:len(seg)-1]
+		}
+		out = append(out, '/')
+		for _, c := range seg {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, '/')
+	}
+	return out, nil
+}
+
+// unescapeInPlace decodes %XX escapes; the result is never longer.
+func unescapeInPlace(b []byte) ([]byte, error) {
+	out := b[:0]
+	for i := 0; i < len(b); i++ {
+		if b[i] != '%' {
+			out = append(out, b[i])
+			continue
+		}
+		if i+2 >= len(b) {
+			return nil, errBadPath
+		}
+		hi, ok1 := hexVal(b[i+1])
+		lo, ok2 := hexVal(b[i+2])
+		if !ok1 || !ok2 {
+			return nil, errBadPath
+		}
+		out = append(out, hi<<4|lo)
+		i += 2
+	}
+	return out, nil
+}
+
+func hasPercent(b []byte) bool { return indexByte(b, '%') >= 0 }
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func lastIndexByte(b []byte, c byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// hexVal returns the value of the hex digit c.
+func hexVal(c byte) (byte, bool) {
+	if c < '0' {
+		return 0, false
+	}
+	i := strings.IndexByte("0123456789abcdef", c|0x20) // c|0x20 lowercases letters
+	return byte(i), i >= 0
+}
