@@ -7,7 +7,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/redirect-uri-policy/caddy-redirect-uri-policy/caddymodule"
+	_ "github.com/redirect-uri-policy/caddy-redirect-uri-policy"
 )
 
 func main() {
