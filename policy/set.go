@@ -36,6 +36,9 @@ type Entry struct {
 	// the sandbox loopback rule ignores it), that origin followed by the
 	// normalized path and query, and by the path alone.
 	origin, full, prefix string
+	// port as registered, "" when absent or the scheme's default: tells
+	// whether the sandbox loopback rule decided a match.
+	port string
 }
 
 // linearMax is the largest set matched by scanning its entries; larger sets
@@ -86,7 +89,7 @@ func (p *Policy) Compile(raws []string) (*Set, error) {
 }
 
 func (p *Policy) newEntry(raw string, u *uri) Entry {
-	e := Entry{Raw: raw, Normalized: p.normalized(u), HTTPS: u.https, Loopback: u.loopback}
+	e := Entry{Raw: raw, Normalized: p.normalized(u), HTTPS: u.https, Loopback: u.loopback, port: u.port}
 	if e.Normalized == raw {
 		e.Normalized = raw // share the bytes
 	}
@@ -191,14 +194,18 @@ func (s *Set) Decide(raw string) Decision {
 	if e == nil {
 		return Decision{Reason: RedirectURINotRegistered, Detail: "no registered redirect URI matches"}
 	}
-	if e.Loopback && p.ignoresPort(&u) {
+	if e.Loopback && p.ignoresPort(&u) && e.port != u.port {
 		r = LoopbackMatch
 	}
 	return Decision{Reason: r, Entry: e}
 }
 
 // match finds the entry that allows a request with the given keys, preferring
-// an exact match to a host-only one and a host-only one to a prefix one.
+// an exact match to a host-only one and a host-only one to a prefix one, and
+// among prefix entries the longest. Among entries with equal keys (loopback
+// entries that differ only in the ignored port, or full entries that differ
+// only in the query in prefix mode) the first registered wins. The scan of a
+// small set and the indexes of a large one choose alike.
 func (s *Set) match(origin, full, path string) (*Entry, Reason) {
 	prefixMode := s.policy.match == MatchPrefix
 	if s.exact != nil {
@@ -212,35 +219,48 @@ func (s *Set) match(origin, full, path string) (*Entry, Reason) {
 			if e := s.prefix[path]; e != nil {
 				return e, PrefixMatch
 			}
-			for j := len(origin) + 1; j < len(path); j++ {
+			// Shorter prefixes, longest first; the path starts with the
+			// '/' at len(origin), so the root "/" is tried last.
+			for j := len(path) - 1; j >= len(origin); j-- {
 				if path[j] != '/' {
 					continue
 				}
-				if e := s.prefix[path[:j]]; e != nil {
-					return e, PrefixMatch
+				if j+1 < len(path) {
+					if e := s.prefix[path[:j+1]]; e != nil {
+						return e, PrefixMatch
+					}
 				}
-				if e := s.prefix[path[:j+1]]; e != nil {
-					return e, PrefixMatch
+				if j > len(origin) {
+					if e := s.prefix[path[:j]]; e != nil {
+						return e, PrefixMatch
+					}
 				}
 			}
 		}
 		return nil, ""
 	}
 
-	var best *Entry
-	var bestReason Reason
+	var host, pre *Entry
 	for i := range s.entries {
 		e := &s.entries[i]
 		switch {
 		case e.Kind == Full && e.full == full:
 			return e, ExactMatch
-		case e.Kind == HostOnly && e.origin == origin:
-			best, bestReason = e, HostMatch
-		case prefixMode && best == nil && e.Kind == Full && segmentPrefix(path, e.prefix):
-			best, bestReason = e, PrefixMatch
+		case e.Kind == HostOnly:
+			if host == nil && e.origin == origin {
+				host = e
+			}
+		case prefixMode && (pre == nil || len(e.prefix) > len(pre.prefix)) && segmentPrefix(path, e.prefix):
+			pre = e
 		}
 	}
-	return best, bestReason
+	if host != nil {
+		return host, HostMatch
+	}
+	if pre != nil {
+		return pre, PrefixMatch
+	}
+	return nil, ""
 }
 
 // segmentPrefix reports whether path equals prefix or extends it at a path

@@ -32,20 +32,23 @@ func (p *Policy) parse(s string) (u uri, r Reason, detail string) {
 	if len(s) > p.maxLen {
 		return u, MalformedRedirectURI, "longer than the maximum length"
 	}
-	ctlEscape := false
+	ctlEscape, hasHash := false, false
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c <= ' ' || c >= 0x7f:
+		switch uriChar[s[i]] {
+		case charOK:
+		case charInvalid:
 			return u, MalformedRedirectURI, "contains a control character, space or non-ASCII byte"
-		case c == '\\' || c == '<' || c == '>' || c == '"' || c == '{' || c == '}' || c == '|' || c == '^' || c == '`':
+		case charEncode:
 			return u, MalformedRedirectURI, "contains a character that must be percent-encoded"
-		case c == '%':
+		case charPercent:
 			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
 				return u, MalformedRedirectURI, "contains an invalid percent-encoding"
 			}
 			if v := unhex(s[i+1])<<4 | unhex(s[i+2]); v < 0x20 || v == 0x7f {
 				ctlEscape = true
 			}
+		case charHash:
+			hasHash = true
 		}
 	}
 
@@ -64,15 +67,15 @@ func (p *Policy) parse(s string) (u uri, r Reason, detail string) {
 	if !ok {
 		return u, MalformedRedirectURI, "scheme is not followed by //"
 	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
+	end := 0
+	for end < len(rest) && rest[end] != '/' && rest[end] != '?' && rest[end] != '#' {
+		end++
 	}
 	authority := rest[:end]
 	if strings.IndexByte(authority, '@') >= 0 {
 		return u, UserinfoInRedirectURI, "contains user information"
 	}
-	if strings.IndexByte(s, '#') >= 0 {
+	if hasHash {
 		return u, FragmentInRedirectURI, "contains a fragment"
 	}
 	u.rest = rest[end:]
@@ -122,7 +125,13 @@ func (p *Policy) parse(s string) (u uri, r Reason, detail string) {
 		u.loopback = asciiEqualFold(u.host, "localhost") ||
 			len(u.host) > len(".localhost") && asciiEqualFold(u.host[len(u.host)-len(".localhost"):], ".localhost")
 	}
-	if u.unspecified && p.env == Sandbox {
+	// The unspecified addresses fail with the host rule of the syntax, so
+	// before the port and path rules and the rules of the environment; only
+	// the reason depends on the environment.
+	if u.unspecified {
+		if p.env == Production {
+			return u, LoopbackNotAllowed, "production does not allow unspecified addresses"
+		}
 		return u, MalformedRedirectURI, "unspecified address is not a valid host"
 	}
 
@@ -142,6 +151,28 @@ func (p *Policy) parse(s string) (u uri, r Reason, detail string) {
 	}
 	return u, "", ""
 }
+
+// Classes of bytes for the character rules of parse.
+const (
+	charOK      = iota
+	charInvalid // control characters, space, DEL and non-ASCII bytes
+	charEncode  // printable ASCII that must be percent-encoded
+	charPercent
+	charHash
+)
+
+var uriChar = func() (t [256]uint8) {
+	for c := range t {
+		if c <= ' ' || c >= 0x7f {
+			t[c] = charInvalid
+		}
+	}
+	for _, c := range []byte("\\<>\"{}|^`") {
+		t[c] = charEncode
+	}
+	t['%'], t['#'] = charPercent, charHash
+	return t
+}()
 
 // checkEnvironment applies the rules of the environment to a URI that passed
 // the syntax rules.
@@ -200,11 +231,10 @@ func checkHostName(h string) string {
 	start := 0
 	for i := 0; i <= len(h); i++ {
 		if i < len(h) && h[i] != '.' {
-			c := h[i]
-			if c == '*' {
-				return "host contains a wildcard"
-			}
-			if !(isAlnum(c) || c == '-') {
+			if c := h[i]; !hostChar[c] {
+				if c == '*' {
+					return "host contains a wildcard"
+				}
 				return "host contains a character other than letters, digits, hyphens and dots"
 			}
 			continue
@@ -222,6 +252,14 @@ func checkHostName(h string) string {
 	}
 	return ""
 }
+
+// hostChar tells the bytes of a DNS label: letters, digits and hyphens.
+var hostChar = func() (t [256]bool) {
+	for c := range t {
+		t[c] = isAlnum(byte(c)) || c == '-'
+	}
+	return t
+}()
 
 // lastLabelNumeric reports whether browsers would read h as an IPv4 address:
 // its last label is all digits or starts with 0x.
@@ -241,27 +279,28 @@ func lastLabelNumeric(h string) bool {
 // hasDotSegment reports whether a path segment is "." or "..", written
 // plainly or with %2e, also when ";" parameters follow it.
 func hasDotSegment(path string) bool {
-	for path != "" {
-		var seg string
-		seg, path, _ = strings.Cut(path, "/")
-		if i := strings.IndexByte(seg, ';'); i >= 0 {
-			seg = seg[:i]
-		}
-		dots := 0
-		for len(seg) > 0 && dots <= 2 {
-			switch {
-			case seg[0] == '.':
-				seg = seg[1:]
-			case len(seg) >= 3 && seg[0] == '%' && seg[1] == '2' && (seg[2] == 'e' || seg[2] == 'E'):
-				seg = seg[3:]
-			default:
-				dots = 3
-				continue
-			}
-			dots++
-		}
-		if seg == "" && (dots == 1 || dots == 2) {
+	if path != "" && path[0] != '/' && isDotSegment(path) {
+		return true
+	}
+	for i := 0; i+1 < len(path); i++ {
+		if path[i] == '/' && (path[i+1] == '.' || path[i+1] == '%') && isDotSegment(path[i+1:]) {
 			return true
+		}
+	}
+	return false
+}
+
+// isDotSegment reports whether the segment at the start of s, which ends at
+// the next '/' or ';' or with s, is one or two dots, plain or as %2e.
+func isDotSegment(s string) bool {
+	for dots := 0; dots <= 2; dots++ {
+		switch {
+		case s != "" && s[0] == '.':
+			s = s[1:]
+		case len(s) >= 3 && s[0] == '%' && s[1] == '2' && (s[2] == 'e' || s[2] == 'E'):
+			s = s[3:]
+		default:
+			return dots > 0 && (s == "" || s[0] == '/' || s[0] == ';')
 		}
 	}
 	return false
