@@ -128,7 +128,7 @@ func (l *Loader) poll(stop <-chan struct{}, done chan<- struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			l.Check()
+			l.check(stop)
 		}
 	}
 }
@@ -136,11 +136,21 @@ func (l *Loader) poll(stop <-chan struct{}, done chan<- struct{}) {
 // Check looks at the file once and reloads it if its content changed. It
 // reports whether a new snapshot is serving, and the error of a failed
 // reload. A failed reload keeps the previous snapshot.
-func (l *Loader) Check() (bool, error) {
+func (l *Loader) Check() (bool, error) { return l.check(nil) }
+
+// errClosed ends a check that Close interrupted while it waited for the
+// file to settle.
+var errClosed = errors.New("loader closed")
+
+// check is Check, giving up when stop is closed.
+func (l *Loader) check(stop <-chan struct{}) (bool, error) {
 	l.checkMu.Lock()
 	defer l.checkMu.Unlock()
 
-	info, err := l.settled()
+	info, err := l.settled(stop)
+	if err == errClosed {
+		return false, nil
+	}
 	if err != nil {
 		return false, l.fail(err)
 	}
@@ -154,8 +164,12 @@ func (l *Loader) Check() (bool, error) {
 	}
 	hash := sha256.Sum256(data)
 	if hash == l.lastHash {
-		if hash == l.Snapshot().Hash {
+		if hash == l.Snapshot().Hash && l.lastErr != "" {
+			// The file serving is back, unchanged, after it could not be
+			// read (removed and put back): report it, or the failure
+			// would stand until the next edit.
 			l.lastErr = ""
+			l.notify(ReloadEvent{File: l.path, Time: time.Now(), Snapshot: l.Snapshot()})
 		}
 		return false, nil // touched, or rewritten with the same bytes
 	}
@@ -172,11 +186,18 @@ func (l *Loader) Check() (bool, error) {
 
 // settled stats the file until it stays unchanged for the settle time, so
 // that a writer caught in the middle of a burst is waited for (a bounded
-// number of times).
-func (l *Loader) settled() (os.FileInfo, error) {
+// number of times). Closing stop ends the wait with errClosed, so that
+// Close does not wait for a writer that keeps writing.
+func (l *Loader) settled(stop <-chan struct{}) (os.FileInfo, error) {
 	info, err := os.Stat(l.path)
 	for i := 0; err == nil && !sameFile(info, l.lastInfo) && i < 10; i++ {
-		time.Sleep(l.settle)
+		timer := time.NewTimer(l.settle)
+		select {
+		case <-stop:
+			timer.Stop()
+			return nil, errClosed
+		case <-timer.C:
+		}
 		var again os.FileInfo
 		again, err = os.Stat(l.path)
 		if err == nil && sameFile(again, info) {

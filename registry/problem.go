@@ -63,6 +63,9 @@ type problemList struct {
 	errors    []Problem
 	warnings  []Problem
 	truncated bool
+
+	// The last position computed: see position.
+	lastOffset, lastLine, lastLineStart int
 }
 
 func (l *problemList) add(offset int, msg string) {
@@ -82,24 +85,54 @@ func (l *problemList) addFor(offset int, clientID string, sev Severity, msg stri
 	*list = append(*list, Problem{Severity: sev, File: l.file, Line: line, Column: col, ClientID: clientID, Message: msg})
 }
 
+// full reports whether problems of severity sev are no longer recorded.
+func (l *problemList) full(sev Severity) bool {
+	if sev == Warning {
+		return len(l.warnings) >= MaxProblems
+	}
+	return len(l.errors) >= MaxProblems
+}
+
 // position returns the 1-based line and column (in bytes) of offset.
+// Problems are found mostly in the order of the file, so lines are counted
+// from the last position asked for when that is before offset: a file with
+// many problems is not counted from its start for each.
 func (l *problemList) position(offset int) (line, col int) {
 	offset = max(0, min(offset, len(l.data)))
-	before := l.data[:offset]
-	line = bytes.Count(before, []byte{'\n'}) + 1
-	col = offset - (bytes.LastIndexByte(before, '\n') + 1) + 1
-	return line, col
+	from, line, lineStart := 0, 1, 0
+	if l.lastLine > 0 && offset >= l.lastOffset {
+		from, line, lineStart = l.lastOffset, l.lastLine, l.lastLineStart
+	}
+	if chunk := l.data[from:offset]; len(chunk) > 0 {
+		if n := bytes.Count(chunk, []byte{'\n'}); n > 0 {
+			line += n
+			lineStart = from + bytes.LastIndexByte(chunk, '\n') + 1
+		}
+	}
+	l.lastOffset, l.lastLine, l.lastLineStart = offset, line, lineStart
+	return line, offset - lineStart + 1
 }
 
 func (l *problemList) err() error {
 	if len(l.errors) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(l.errors, func(a, b Problem) int {
+	return &LoadError{File: l.file, Problems: l.sorted(l.errors), Truncated: l.truncated}
+}
+
+// all returns the errors and then the warnings, each in the order of the
+// file.
+func (l *problemList) all() []Problem {
+	return slices.Concat(l.sorted(l.errors), l.sorted(l.warnings))
+}
+
+// sorted sorts problems by position: they are found in several passes.
+func (l *problemList) sorted(ps []Problem) []Problem {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
 		if a.Line != b.Line {
 			return a.Line - b.Line
 		}
 		return a.Column - b.Column
 	})
-	return &LoadError{File: l.file, Problems: l.errors, Truncated: l.truncated}
+	return ps
 }

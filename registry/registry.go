@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
@@ -99,7 +102,7 @@ func Lint(path string, p *policy.Policy) ([]Problem, error) {
 		return nil, err
 	}
 	_, problems := parse(path, data, p)
-	return append(problems.errors, problems.warnings...), nil
+	return problems.all(), nil
 }
 
 func parse(name string, data []byte, p *policy.Policy) (*Snapshot, *problemList) {
@@ -119,15 +122,19 @@ func parse(name string, data []byte, p *policy.Policy) (*Snapshot, *problemList)
 		clients:  make(map[string]*Client, len(doc.clients)),
 		order:    make([]*Client, 0, len(doc.clients)),
 	}
+	sets, errs := compileAll(doc, p)
 	firstIndex := make(map[string]int, len(doc.clients))
 	for i := range doc.clients {
 		cd := &doc.clients[i]
-		if first, dup := firstIndex[cd.clientID]; dup && cd.hasClientID {
+		if !cd.hasClientID {
+			continue // reported by the decoder
+		}
+		if first, dup := firstIndex[cd.clientID]; dup {
 			problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("clients[%d]: duplicate client_id %q (first at clients[%d])", i, cd.clientID, first))
 			continue
 		}
 		firstIndex[cd.clientID] = i
-		if c := compileClient(i, cd, p, problems); c != nil {
+		if c := checkClient(i, cd, doc, sets[i], errs[i], p, problems); c != nil {
 			s.clients[c.ID] = c
 			s.order = append(s.order, c)
 			s.uris += c.URIs.Len()
@@ -136,56 +143,104 @@ func parse(name string, data []byte, p *policy.Policy) (*Snapshot, *problemList)
 	return s, problems
 }
 
-// compileClient validates one client and compiles its redirect URIs,
-// reporting each problem at the offending value.
-func compileClient(i int, doc *clientDoc, p *policy.Policy, problems *problemList) *Client {
-	if !doc.hasClientID {
-		return nil // reported by the decoder
+// compileAll compiles the redirect URIs of every client. Compiling is most
+// of the work of a load and clients are independent, so large registries
+// are compiled on every CPU.
+func compileAll(doc *fileDoc, p *policy.Policy) ([]*policy.Set, []error) {
+	sets := make([]*policy.Set, len(doc.clients))
+	errs := make([]error, len(doc.clients))
+	const block = 512 // clients taken at a time by a worker
+	var next atomic.Int64
+	work := func() {
+		for {
+			end := int(next.Add(block))
+			start := end - block
+			if start >= len(doc.clients) {
+				return
+			}
+			for i := start; i < min(end, len(doc.clients)); i++ {
+				if cd := &doc.clients[i]; cd.hasClientID {
+					sets[i], errs[i] = p.Compile(doc.uris[cd.uriStart:cd.uriEnd:cd.uriEnd])
+				}
+			}
+		}
 	}
-	what := fmt.Sprintf("client %q", doc.clientID)
-	if msg := checkClientID(doc.clientID); msg != "" {
-		problems.addFor(doc.offset, doc.clientID, Error, fmt.Sprintf("clients[%d]: client_id %q %s", i, doc.clientID, msg))
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(doc.clients)/block) - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+	return sets, errs
+}
+
+// checkClient validates one client, given its compiled redirect URIs, and
+// reports each problem at the offending value.
+func checkClient(i int, cd *clientDoc, doc *fileDoc, set *policy.Set, err error, p *policy.Policy, problems *problemList) *Client {
+	if msg := checkClientID(cd.clientID); msg != "" {
+		problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("clients[%d]: client_id %q %s", i, cd.clientID, msg))
 		return nil
 	}
-	set, err := p.Compile(doc.redirectURIs)
+	uris := doc.uris[cd.uriStart:cd.uriEnd]
+	offsets := doc.uriOffsets[cd.uriStart:cd.uriEnd]
+	index := doc.uriIndex[cd.uriStart:cd.uriEnd]
 	var uriErrs policy.Errors
 	if errors.As(err, &uriErrs) {
 		for _, e := range uriErrs {
-			at := doc.uriOffsets[e.Index]
-			e.Index = doc.uriIndex[e.Index]
-			problems.addFor(at, doc.clientID, Error, what+" "+e.Error())
+			msg := fmt.Sprintf("client %q redirect_uris[%d] %q: %s", cd.clientID, index[e.Index], e.URI, e.Detail)
+			if e.Reason == "" {
+				msg = duplicateMessage(cd.clientID, e, uris, index, p)
+			}
+			problems.addFor(offsets[e.Index], cd.clientID, Error, msg)
 		}
 		return nil
 	}
 	if err != nil {
-		problems.addFor(doc.offset, doc.clientID, Error, what+": "+err.Error())
+		problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("client %q: %v", cd.clientID, err))
 		return nil
 	}
-	lintClient(doc, set, p, problems)
+	lintClient(cd, set, offsets, index, p, problems)
 	return &Client{
-		ID:           doc.clientID,
-		Name:         doc.name,
-		Description:  doc.description,
-		Website:      doc.website,
-		ContactEmail: doc.contactEmail,
-		Notes:        doc.notes,
-		Disabled:     doc.disabled,
+		ID:           cd.clientID,
+		Name:         cd.name,
+		Description:  cd.description,
+		Website:      cd.website,
+		ContactEmail: cd.contactEmail,
+		Notes:        cd.notes,
+		Disabled:     cd.disabled,
 		URIs:         set,
 	}
 }
 
+// duplicateMessage describes a redirect URI that duplicates an earlier one
+// after normalization, naming both by their index in the file: the policy
+// counts only the entries it was given, which leave out values that were
+// not strings.
+func duplicateMessage(clientID string, e *policy.URIError, uris []string, index []int, p *policy.Policy) string {
+	if n, err := p.Normalize(e.URI); err == nil {
+		for j := range e.Index {
+			if m, err := p.Normalize(uris[j]); err == nil && m == n {
+				return fmt.Sprintf("client %q redirect_uris[%d] %q: duplicate of redirect_uris[%d] %q after normalization", clientID, index[e.Index], e.URI, index[j], uris[j])
+			}
+		}
+	}
+	return fmt.Sprintf("client %q redirect_uris[%d] %q: %s", clientID, index[e.Index], e.URI, e.Detail)
+}
+
 // lintClient records the warnings of a valid client.
-func lintClient(doc *clientDoc, set *policy.Set, p *policy.Policy, problems *problemList) {
-	what := fmt.Sprintf("client %q", doc.clientID)
-	if set.Len() == 0 && p.Environment() == policy.Sandbox && !doc.disabled {
-		problems.addFor(doc.offset, doc.clientID, Warning, what+" has no registered redirect URIs: in sandbox it may use any valid redirect URI")
+func lintClient(cd *clientDoc, set *policy.Set, offsets, index []int, p *policy.Policy, problems *problemList) {
+	if problems.full(Warning) {
+		return // the messages would be dropped
+	}
+	if set.Len() == 0 && p.Environment() == policy.Sandbox && !cd.disabled {
+		problems.addFor(cd.offset, cd.clientID, Warning, fmt.Sprintf("client %q has no registered redirect URIs: in sandbox it may use any valid redirect URI", cd.clientID))
 	}
 	for j, e := range set.Entries() {
 		switch {
 		case e.Kind == policy.HostOnly && p.Environment() == policy.Production:
-			problems.addFor(doc.uriOffsets[j], doc.clientID, Warning, fmt.Sprintf("%s redirect_uris[%d] %q is host-only: any path on that host can receive codes, so an open redirect there leaks them; register the full callback URI", what, doc.uriIndex[j], e.Raw))
+			problems.addFor(offsets[j], cd.clientID, Warning, fmt.Sprintf("client %q redirect_uris[%d] %q is host-only: any path on that host can receive codes, so an open redirect there leaks them; register the full callback URI", cd.clientID, index[j], e.Raw))
 		case !e.HTTPS && !e.Loopback:
-			problems.addFor(doc.uriOffsets[j], doc.clientID, Warning, fmt.Sprintf("%s redirect_uris[%d] %q uses http: codes travel unencrypted", what, doc.uriIndex[j], e.Raw))
+			problems.addFor(offsets[j], cd.clientID, Warning, fmt.Sprintf("client %q redirect_uris[%d] %q uses http: codes travel unencrypted", cd.clientID, index[j], e.Raw))
 		}
 	}
 }
