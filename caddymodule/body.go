@@ -23,15 +23,20 @@ func (h *Handler) readForm(r *http.Request, ps *params) (policy.Reason, string) 
 		return policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", h.MaxBody)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBody+1))
+	if err != nil || int64(len(body)) > h.MaxBody {
+		// Only part of the body was read (a body without Content-Length
+		// over the limit, or a read error): put back what was read ahead of
+		// the rest, length unknown as before, so that a request forwarded
+		// anyway (report_only) loses nothing.
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		if err != nil {
+			return policy.MalformedRequest, "the request body could not be read"
+		}
+		return policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", h.MaxBody)
+	}
 	r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	if err != nil {
-		return policy.MalformedRequest, "the request body could not be read"
-	}
-	if int64(len(body)) > h.MaxBody {
-		return policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", h.MaxBody)
-	}
 	if len(body) == 0 {
 		return "", ""
 	}
@@ -68,4 +73,10 @@ func checkFormHeaders(h http.Header) (policy.Reason, string) {
 		}
 	}
 	return "", ""
+}
+
+// readCloser reads from one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -164,8 +165,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	h.metrics.record(decision, d.Reason, d.Client)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	repl.Set("http.redirect_uri_policy.decision", decision)
-	repl.Set("http.redirect_uri_policy.reason", string(d.Reason))
+	repl.Set("http.redirect_uri_policy.decision", placeholderValue(decision))
+	repl.Set("http.redirect_uri_policy.reason", placeholderValue(string(d.Reason)))
 	repl.Set("http.redirect_uri_policy.client_id", ps.clientID)
 	if decision == decisionAllowed {
 		return next.ServeHTTP(w, r)
@@ -217,12 +218,45 @@ func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d 
 	)
 }
 
-// truncate cuts s to at most n bytes, marking the cut.
+// placeholderValues hold the fixed strings that placeholders take, each
+// already in an interface: converting a string to one allocates.
+var placeholderValues = func() map[string]any {
+	m := map[string]any{}
+	for _, s := range []string{decisionAllowed, decisionRejected, decisionReported, ""} {
+		m[s] = s
+	}
+	for _, r := range policy.AllowReasons {
+		m[string(r)] = string(r)
+	}
+	for _, r := range policy.RejectReasons {
+		m[string(r)] = string(r)
+	}
+	return m
+}()
+
+// placeholderValue returns s in an interface, without allocating for a
+// decision or a reason.
+func placeholderValue(s string) any {
+	if v, ok := placeholderValues[s]; ok {
+		return v
+	}
+	return s
+}
+
+// truncate cuts s to at most n bytes, marking the cut. It does not split a
+// UTF-8 sequence, so that the cut stays valid text in an HTML page or a log.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	cut := n
+	for i := n; i > 0 && i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			cut = i
+			break
+		}
+	}
+	return s[:cut] + "…"
 }
 
 // Interface guards

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -31,30 +30,126 @@ func (p *params) scan(raw string) policy.Reason {
 			continue
 		}
 		rawName, rawValue, _ := strings.Cut(pair, "=")
-		name, err := url.QueryUnescape(rawName)
-		if err != nil {
+		name, ok := queryUnescape(rawName)
+		if !ok {
 			return policy.MalformedRequest
 		}
 		var dst *string
-		switch {
-		case nameIs(name, "client_id"):
-			p.nClientID++
-			dst = &p.clientID
-		case nameIs(name, "redirect_uri"):
-			p.nRedirectURI++
-			dst = &p.redirectURI
-		case nameIs(name, "request"), nameIs(name, "request_uri"):
-			p.requestObject = true
+		// Every name nameIs reads as one of ours starts with c or r once
+		// leading spaces are dropped (no non-ASCII letter folds onto
+		// either), so most names need no closer look.
+		switch leadLower(name) {
+		case 'c':
+			if nameIs(name, "client_id") {
+				p.nClientID++
+				dst = &p.clientID
+			}
+		case 'r':
+			switch {
+			case nameIs(name, "redirect_uri"):
+				p.nRedirectURI++
+				dst = &p.redirectURI
+			case nameIs(name, "request"), nameIs(name, "request_uri"):
+				p.requestObject = true
+			}
 		}
-		value, err := url.QueryUnescape(rawValue)
-		if err != nil {
+		if dst == nil {
+			// Only checked, as url.QueryUnescape would: decoding a value
+			// nobody reads would cost an allocation.
+			if !validEscapes(rawValue) {
+				return policy.MalformedRequest
+			}
+			continue
+		}
+		value, ok := queryUnescape(rawValue)
+		if !ok {
 			return policy.MalformedRequest
 		}
-		if dst != nil {
-			*dst = value
-		}
+		*dst = value
 	}
 	return ""
+}
+
+// leadLower returns the first byte of name after leading spaces, with ASCII
+// letters lowercased, or 0 for an empty name.
+func leadLower(name string) byte {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c != ' ' {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			return c
+		}
+	}
+	return 0
+}
+
+// queryUnescape decodes s as url.QueryUnescape does ("+" is a space, %XX
+// a byte) and fails where it fails (a "%" that does not start a %XX escape),
+// but copies the runs between escapes at once rather than byte by byte, and
+// returns s itself when there is nothing to decode.
+func queryUnescape(s string) (string, bool) {
+	i := indexEscape(s)
+	if i < 0 {
+		return s, true
+	}
+	var b strings.Builder
+	b.Grow(len(s)) // an upper bound: one allocation
+	for {
+		b.WriteString(s[:i])
+		if s[i] == '+' {
+			b.WriteByte(' ')
+			s = s[i+1:]
+		} else {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return "", false
+			}
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			s = s[i+3:]
+		}
+		if i = indexEscape(s); i < 0 {
+			b.WriteString(s)
+			return b.String(), true
+		}
+	}
+}
+
+// indexEscape returns the index of the first "%" or "+" in s, or -1.
+func indexEscape(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || s[i] == '+' {
+			return i
+		}
+	}
+	return -1
+}
+
+// unhex returns the value of the hex digit c.
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// validEscapes reports whether every '%' in s starts a %XX escape: whether
+// url.QueryUnescape(s) succeeds.
+func validEscapes(s string) bool {
+	for i := strings.IndexByte(s, '%'); i >= 0; {
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return false
+		}
+		s = s[i+3:]
+		i = strings.IndexByte(s, '%')
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // reason returns the request-level reason to reject p, if any.

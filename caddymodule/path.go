@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"bytes"
 	"errors"
 	"strings"
+	"unicode/utf8"
 )
 
 var errBadPath = errors.New("path cannot be normalized")
@@ -32,6 +34,13 @@ func newPathSet(paths []string) (pathSet, error) {
 // or an error when it cannot be normalized (which the caller rejects rather
 // than passes).
 func (s pathSet) match(escaped string) (bool, error) {
+	// A canonical path is its own canonical form: the usual spelling needs
+	// no work.
+	for _, p := range s.paths {
+		if escaped == p {
+			return true, nil
+		}
+	}
 	var buf [256]byte
 	c, err := canonicalPath(escaped, buf[:0])
 	if err != nil {
@@ -55,10 +64,19 @@ func (s pathSet) match(escaped string) (bool, error) {
 // lenient upstream would route by: percent-decoded (repeatedly, for double
 // encoding), backslashes read as slashes, cut at a NUL, ";" parameters
 // dropped from each segment, empty and "." segments dropped, ".." resolved,
-// trailing dots and spaces of a segment dropped (as Windows servers do),
-// ASCII letters lowercased and no trailing slash.
+// trailing dots and spaces of a segment dropped (as Windows servers do; a
+// segment left empty is dropped too), letters lowercased (ASCII ones, and
+// the non-ASCII letters that case-fold onto ASCII ones, such as the dotless
+// ı and the dotted İ) and no trailing slash.
 func canonicalPath(escaped string, dst []byte) ([]byte, error) {
-	decoded := append(dst, escaped...)
+	// A leading "/" makes every segment, the first included, follow a
+	// separator, which the rewrite in place below relies on: the "/" it
+	// writes before a segment must land on a byte already read. It also
+	// reads a path without a leading slash (as a rewrite may leave it) from
+	// the root, as upstreams do.
+	full := append(dst, '/')
+	full = append(full, escaped...)
+	decoded := full[len(dst):]
 	for range 3 {
 		if !hasPercent(decoded) {
 			break
@@ -99,8 +117,26 @@ func canonicalPath(escaped string, dst []byte) ([]byte, error) {
 		for len(seg) > 0 && (seg[len(seg)-1] == '.' || seg[len(seg)-1] == ' ') {
 			seg = seg[:len(seg)-1]
 		}
+		if len(seg) == 0 {
+			continue // "...", ". ", " ": empty once trimmed
+		}
 		out = append(out, '/')
-		for _, c := range seg {
+		for k := 0; k < len(seg); {
+			c, size := seg[k], 1
+			if c >= utf8.RuneSelf {
+				// The rune is read before its bytes can be overwritten,
+				// and what replaces it is never longer.
+				var r rune
+				r, size = utf8.DecodeRune(seg[k:])
+				f := asciiFold(r)
+				if f >= utf8.RuneSelf {
+					out = append(out, seg[k:k+size]...)
+					k += size
+					continue
+				}
+				c = byte(f)
+			}
+			k += size
 			if 'A' <= c && c <= 'Z' {
 				c += 'a' - 'A'
 			}
@@ -110,7 +146,8 @@ func canonicalPath(escaped string, dst []byte) ([]byte, error) {
 	if len(out) == 0 {
 		out = append(out, '/')
 	}
-	return out, nil
+	// out is full[len(dst):len(dst)+len(out)]: this copies nothing.
+	return full[:len(dst)+len(out)], nil
 }
 
 // unescapeInPlace decodes %XX escapes; the result is never longer.
@@ -135,25 +172,11 @@ func unescapeInPlace(b []byte) ([]byte, error) {
 	return out, nil
 }
 
-func hasPercent(b []byte) bool { return indexByte(b, '%') >= 0 }
+func hasPercent(b []byte) bool { return bytes.IndexByte(b, '%') >= 0 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
-func lastIndexByte(b []byte, c byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
-}
+func lastIndexByte(b []byte, c byte) int { return bytes.LastIndexByte(b, c) }
 
 // hexVal returns the value of the hex digit c.
 func hexVal(c byte) (byte, bool) {

@@ -1,0 +1,167 @@
+package caddymodule_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+// TestIntegrationPathSpellings sends an evil redirect_uri to every spelling
+// of the authorize path that an upstream could route to the same endpoint
+// (POLICY §3), over raw TCP so that nothing cleans the path up: each must be
+// checked and rejected. The good redirect_uri on the same spellings is let
+// through untouched, and other paths pass with any query.
+func TestIntegrationPathSpellings(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	reg := writeRegistry(t, dir, "clients.json", "production",
+		regClient{ClientID: "APP-PATH", RedirectURIs: []string{"https://app.example/cb"}})
+	s := newSite(t, up, "registry "+caddyfileQuote(reg), "environment production", "name itp-prod")
+	startCaddy(t, s)
+
+	evilQuery := "?client_id=APP-PATH&response_type=code&redirect_uri=" + url.QueryEscape("https://evil.example/cb")
+	goodQuery := "?client_id=APP-PATH&response_type=code&redirect_uri=" + url.QueryEscape("https://app.example/cb")
+
+	// Spellings that normalize to the authorize path.
+	spellings := []string{
+		"/oauth/authorize",
+		"/OAUTH/Authorize",
+		"/oauth/AUTHORIZE",
+		"/oauth/authorize/",
+		"//oauth//authorize",
+		"///oauth///authorize//",
+		"/oauth/./authorize",
+		"/./oauth/authorize/.",
+		"/x/../oauth/authorize",
+		"/oauth/x/../authorize",
+		"/oauth/authorize/x/..",
+		"/x/%2e%2e/oauth/authorize",
+		"/x/%2E%2E/oauth/%2E/authorize",
+		"/oauth/%61uthorize",
+		"/%6F%61%75%74%68/%61%75%74%68%6F%72%69%7A%65",
+		"/oauth%2fauthorize",
+		"/oauth%2Fauthorize",
+		"/%2Foauth%2Fauthorize%2F",
+		"/%252Foauth/authorize",
+		"/oauth/%2561uthorize",
+		"/oauth%252fauthorize",
+		"/oauth/%252561uthorize",
+		"/oauth;jsessionid=1/authorize",
+		"/oauth/authorize;jsessionid=ABC",
+		"/oauth/authorize;x=y",
+		"/oauth/authorize%3Bx=y",
+		"/oauth/authorize.json",
+		"/oauth/authorize.html",
+		"/oauth\\authorize",
+		"/oauth%5cauthorize",
+		"/oauth/authorize%00",
+		"/oauth/authorize%00.jpg",
+		"/oauth/authorize%20",
+		"/oauth/authorize.",
+		"/oauth/authorize...",
+		"/oauth/authorize%2e",
+		"/oauth/authorize%20%20/",
+	}
+	for _, path := range spellings {
+		t.Run("evil"+path, func(t *testing.T) {
+			n := up.count()
+			res := get(t, s.addr(), path+evilQuery)
+			checkRejected(t, path, res, "redirect_uri_not_registered", up, n)
+		})
+		t.Run("good"+path, func(t *testing.T) {
+			n := up.count()
+			res := get(t, s.addr(), path+goodQuery)
+			got := checkForwarded(t, path, res, up, n)
+			// The query is forwarded as is; the path as Go's URL writes
+			// it (a raw backslash, for one, is sent on as %5C).
+			want, _ := url.PathUnescape(path)
+			if gotPath, _ := url.PathUnescape(got.Path); gotPath != want || got.RawQuery != goodQuery[1:] {
+				t.Errorf("%s: the upstream received path %q query %q, want %q (decoded) %q", path, got.Path, got.RawQuery, want, goodQuery[1:])
+			}
+		})
+	}
+
+	// A request target that is not a path is refused by Go's HTTP server
+	// before any handler runs: nothing reaches the upstream either.
+	t.Run("not-a-path", func(t *testing.T) {
+		n := up.count()
+		res := get(t, s.addr(), "\\oauth\\authorize"+evilQuery)
+		if res.Status != http.StatusBadRequest || len(up.since(n)) != 0 {
+			t.Errorf("status %d, upstream received %d requests: want 400 and none", res.Status, len(up.since(n)))
+		}
+	})
+
+	// The absolute form of the request target names the same path.
+	t.Run("absolute-form", func(t *testing.T) {
+		n := up.count()
+		target := "http://" + s.addr() + "/OAuth/Authorize" + evilQuery
+		checkRejected(t, target, get(t, s.addr(), target), "redirect_uri_not_registered", up, n)
+	})
+
+	// A path that cannot be normalized is rejected, not passed.
+	for _, path := range []string{
+		"/oauth/%25252561uthorize", // encoded four times
+		"/%2525252Foauth/authorize",
+	} {
+		t.Run("malformed"+path, func(t *testing.T) {
+			n := up.count()
+			checkRejected(t, path, get(t, s.addr(), path+goodQuery), "malformed_request", up, n)
+		})
+	}
+
+	// Other paths pass untouched, with any query at all.
+	for _, target := range []string{
+		"/oauth/token" + evilQuery + "&redirect_uri=x&request=y",
+		"/oauth/token?redirect_uri=javascript:alert(1)&client_id=&client_id=",
+		"/static/app.js" + evilQuery,
+		"/static/app.js?%zz=%&redirect_uri",
+		"/oauth/authorizex" + evilQuery,
+		"/oauth/authorize-old" + evilQuery,
+		"/oauth/authorize.json/x" + evilQuery,
+		"/oauth" + evilQuery,
+		"/authorize" + evilQuery,
+		"/" + evilQuery,
+		"/oauth/token",
+	} {
+		t.Run("other"+target, func(t *testing.T) {
+			n := up.count()
+			got := checkForwarded(t, target, get(t, s.addr(), target), up, n)
+			checkSameTarget(t, target, got, target)
+		})
+	}
+	t.Run("other-post-json", func(t *testing.T) {
+		n := up.count()
+		req := rawReq{Method: "POST", Target: "/oauth/token?redirect_uri=https%3A%2F%2Fevil.example", Header: [][2]string{{"Content-Type", "application/json"}}, Body: []byte(`{"grant_type":"authorization_code","redirect_uri":"https://evil.example"}`)}
+		got := checkForwarded(t, "POST /oauth/token", send(t, s.addr(), req), up, n)
+		checkSameTarget(t, "POST /oauth/token", got, req.Target)
+		if string(got.Body) != string(req.Body) {
+			t.Errorf("upstream body %q, want %q", got.Body, req.Body)
+		}
+	})
+}
+
+// TestIntegrationCustomPaths checks that configured authorize paths are
+// checked in every spelling, and only they.
+func TestIntegrationCustomPaths(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	reg := writeRegistry(t, dir, "clients.json", "production",
+		regClient{ClientID: "APP-CP", RedirectURIs: []string{"https://app.example/cb"}})
+	s := newSite(t, up, "registry "+caddyfileQuote(reg), "environment production", "name itcp",
+		"paths /oauth2/authorize", "paths /connect/Authorize /as/authorization.oauth2")
+	startCaddy(t, s)
+
+	evilQuery := "?client_id=APP-CP&redirect_uri=" + url.QueryEscape("https://evil.example/cb")
+	for _, path := range []string{
+		"/oauth2/authorize", "/OAuth2//Authorize/", "/oauth2/%61uthorize",
+		"/connect/authorize", "/CONNECT/authorize;x=1", "/x/../connect/authorize",
+		"/as/authorization.oauth2", "/as/authorization%2Eoauth2", "/AS/Authorization.OAuth2/",
+	} {
+		n := up.count()
+		checkRejected(t, path, get(t, s.addr(), path+evilQuery), "redirect_uri_not_registered", up, n)
+	}
+	// The default path is not among those configured.
+	n := up.count()
+	target := "/oauth/authorize" + evilQuery
+	checkSameTarget(t, target, checkForwarded(t, target, get(t, s.addr(), target), up, n), target)
+}

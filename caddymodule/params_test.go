@@ -1,0 +1,427 @@
+package caddymodule
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
+)
+
+const (
+	unitClientID = "APP-5X9K2L7M3N8P4Q1R"
+	unitURI      = "https://library.example.edu/orcid/callback"
+	// unitURIEnc is unitURI as browsers send it in a query string.
+	unitURIEnc = "https%3A%2F%2Flibrary.example.edu%2Forcid%2Fcallback"
+)
+
+func TestNameIs(t *testing.T) {
+	for _, tc := range []struct {
+		name, target string
+		want         bool
+	}{
+		{"redirect_uri", "redirect_uri", true},
+		{"Redirect_URI", "redirect_uri", true},
+		{"REDIRECT_URI", "redirect_uri", true},
+		{"rEdIrEcT_uRi", "redirect_uri", true},
+		{"redirect.uri", "redirect_uri", true},
+		{"redirect uri", "redirect_uri", true},
+		{"redirect[uri", "redirect_uri", true},
+		{"redirect_uri[]", "redirect_uri", true},
+		{"redirect_uri[0]", "redirect_uri", true},
+		{"redirect_uri[x][y]", "redirect_uri", true},
+		{"redirect_uri[", "redirect_uri", true},
+		{"redirect_uri\x00", "redirect_uri", true},
+		{"redirect_uri\x00junk", "redirect_uri", true},
+		{" redirect_uri", "redirect_uri", true},
+		{"   redirect_uri", "redirect_uri", true},
+		{"red\u0131rect_uri", "redirect_uri", true}, // dotless ı
+		{"RED\u0130RECT_URI", "redirect_uri", true}, // dotted İ
+		{"reque\u017ft", "request", true},           // long s
+		{"reque\u017ft_uri", "request_uri", true},
+		{"\u212aey", "key", true}, // Kelvin sign
+		{"\u212aEY", "key", true},
+		{"client_id", "client_id", true},
+		{"Client.Id", "client_id", true},
+		{"CLIENT ID", "client_id", true},
+		{"client_id[]", "client_id", true},
+		{"client[id", "client_id", true},
+
+		{"redirect_uri2", "redirect_uri", false},
+		{"xredirect_uri", "redirect_uri", false},
+		{"redirect_uris", "redirect_uri", false},
+		{"redirect_ur", "redirect_uri", false},
+		{"redirect_uri ", "redirect_uri", false}, // PHP reads redirect_uri_
+		{"redirect_uri_", "redirect_uri", false},
+		{"redirect-uri", "redirect_uri", false},
+		{"redirecturi", "redirect_uri", false},
+		{"redirect__uri", "redirect_uri", false},
+		{"_redirect_uri", "redirect_uri", false},
+		{"\tredirect_uri", "redirect_uri", false},
+		{"redirect_uri]", "redirect_uri", false},
+		{"redirect_ur\u0131", "redirect_uri", true},  // ı at the end
+		{"redirect_ur\u00ef", "redirect_uri", false}, // ï is another letter
+		{"redirect_ur\uff49", "redirect_uri", false}, // fullwidth ｉ
+		{"redirect_uri\u200b", "redirect_uri", false},
+		{"client_ids", "client_id", false},
+		{"client_id2", "client_id", false},
+		{"clientid", "client_id", false},
+		{"", "client_id", false},
+		{" ", "client_id", false},
+		{"\xff", "client_id", false},
+		{"c\xff", "client_id", false},
+		{"request_uri", "request", false},
+		{"requests", "request", false},
+		{"request", "request_uri", false},
+		{"request_uris", "request_uri", false},
+	} {
+		if got := nameIs(tc.name, tc.target); got != tc.want {
+			t.Errorf("nameIs(%q, %q) = %v; want %v", tc.name, tc.target, got, tc.want)
+		}
+	}
+}
+
+type scanWant struct {
+	clientID, redirectURI   string
+	nClientID, nRedirectURI int
+	requestObject           bool
+	scanReason, reason      policy.Reason
+}
+
+func checkScan(t *testing.T, label string, p *params, scanReason policy.Reason, want scanWant) {
+	t.Helper()
+	got := scanWant{
+		clientID: p.clientID, redirectURI: p.redirectURI,
+		nClientID: p.nClientID, nRedirectURI: p.nRedirectURI,
+		requestObject: p.requestObject,
+		scanReason:    scanReason,
+	}
+	if scanReason == "" {
+		got.reason = p.reason()
+	}
+	if got != want {
+		t.Errorf("%s:\n got %+v\nwant %+v", label, got, want)
+	}
+}
+
+func TestScanQuery(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want scanWant
+	}{
+		// well-formed requests
+		{"client_id=" + unitClientID + "&redirect_uri=" + unitURIEnc + "&response_type=code&scope=%2Fauthenticate",
+			scanWant{unitClientID, unitURI, 1, 1, false, "", ""}},
+		{"response_type=code&redirect_uri=" + unitURI + "&client_id=" + unitClientID,
+			scanWant{unitClientID, unitURI, 1, 1, false, "", ""}},
+		{"client_id=a&redirect_uri=https://x.example/cb?a=1%26b=2",
+			scanWant{"a", "https://x.example/cb?a=1&b=2", 1, 1, false, "", ""}},
+		// lenient names count as client_id / redirect_uri
+		{"client_id=a&Redirect_URI=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"CLIENT_ID=a&REDIRECT_URI=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client.id=a&redirect.uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client+id=a&redirect+uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client%20id=a&redirect%20uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client[id=a&redirect[uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id[]=a&redirect_uri[]=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id[0]=a&redirect_uri[0]=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"+client_id=a&%20%20redirect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id=a&%72edirect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id=a&%52%45%44%49%52%45%43%54%5F%55%52%49=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id=a&red%C4%B1rect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id=a&red\u0131rect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id=a&redirect_uri%00=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		// duplicates, in any spelling
+		{"client_id=a&redirect_uri=x&redirect_uri=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x&redirect_uri=x", scanWant{"a", "x", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x&Redirect_URI=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x&redirect.uri=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x&redirect_uri[]=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x&red%C4%B1rect_uri=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&client_id=b&redirect_uri=x", scanWant{"b", "x", 2, 1, false, "", policy.DuplicateParameter}},
+		{"client_id=a&CLIENT_ID=a&redirect_uri=x", scanWant{"a", "x", 2, 1, false, "", policy.DuplicateParameter}},
+		{"client_id=&client_id=a&redirect_uri=x", scanWant{"a", "x", 2, 1, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=&redirect_uri=x", scanWant{"a", "x", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri&redirect_uri=x", scanWant{"a", "x", 1, 2, false, "", policy.DuplicateParameter}},
+		// a duplicate wins over a request object and missing values
+		{"client_id=a&client_id=b&request=jwt", scanWant{"b", "", 2, 0, true, "", policy.DuplicateParameter}},
+		// request objects, in any case
+		{"client_id=a&redirect_uri=x&request=eyJ", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a&redirect_uri=x&request_uri=urn:x", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a&redirect_uri=x&REQUEST=eyJ", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a&redirect_uri=x&Request_Uri=urn:x", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a&redirect_uri=x&request.uri=urn:x", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a&redirect_uri=x&reque%C5%BFt=eyJ", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a&redirect_uri=x&request=", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a&redirect_uri=x&request", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"request_uri=urn:x", scanWant{"", "", 0, 0, true, "", policy.RequestObjectNotSupported}},
+		// missing or empty
+		{"", scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
+		{"redirect_uri=x", scanWant{"", "x", 0, 1, false, "", policy.MissingClientID}},
+		{"client_id=&redirect_uri=x", scanWant{"", "x", 1, 1, false, "", policy.MissingClientID}},
+		{"client_id&redirect_uri=x", scanWant{"", "x", 1, 1, false, "", policy.MissingClientID}},
+		{"client_id=a", scanWant{"a", "", 1, 0, false, "", policy.MissingRedirectURI}},
+		{"client_id=a&redirect_uri=", scanWant{"a", "", 1, 1, false, "", policy.MissingRedirectURI}},
+		{"client_id=a&redirect_uri", scanWant{"a", "", 1, 1, false, "", policy.MissingRedirectURI}},
+		{"client_id=a&redirect_uri=&scope=x", scanWant{"a", "", 1, 1, false, "", policy.MissingRedirectURI}},
+		// ';' separators and bad escapes
+		{"client_id=a;redirect_uri=x", scanWant{"", "", 0, 0, false, policy.MalformedRequest, ""}},
+		{"client_id=a&redirect_uri=https://x.example/a;b", scanWant{"", "", 0, 0, false, policy.MalformedRequest, ""}},
+		{"client_id=a&redirect_uri=x&;", scanWant{"", "", 0, 0, false, policy.MalformedRequest, ""}},
+		{"client_id=a&redirect_uri=%zz", scanWant{"a", "", 1, 1, false, policy.MalformedRequest, ""}},
+		{"client_id=a&redirect_uri=x%4", scanWant{"a", "", 1, 1, false, policy.MalformedRequest, ""}},
+		{"client_id=a&redirect_uri=x%", scanWant{"a", "", 1, 1, false, policy.MalformedRequest, ""}},
+		{"client_id=%zz&redirect_uri=x", scanWant{"", "", 1, 0, false, policy.MalformedRequest, ""}},
+		{"client_id=a&redirect_uri=x&state=%gg", scanWant{"a", "x", 1, 1, false, policy.MalformedRequest, ""}},
+		{"client_id=a&%zz=1&redirect_uri=x", scanWant{"a", "", 1, 0, false, policy.MalformedRequest, ""}},
+		// '+' is a space in values (and the escaped %2B a plus)
+		{"client_id=a+b&redirect_uri=https://x.example/a+b", scanWant{"a b", "https://x.example/a b", 1, 1, false, "", ""}},
+		{"client_id=a%2Bb&redirect_uri=https://x.example/a%2Bb", scanWant{"a+b", "https://x.example/a+b", 1, 1, false, "", ""}},
+		// the value is everything after the first '='
+		{"client_id=a=b&redirect_uri=x==", scanWant{"a=b", "x==", 1, 1, false, "", ""}},
+		// empty pairs are ignored
+		{"&&client_id=a&&&redirect_uri=x&&", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"&", scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
+		{"=&=x&client_id=a&redirect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		// names that do not count
+		{"client_id=a&redirect_uri=x&redirect_uri2=y&xredirect_uri=y&redirect_uris=y&client_ids=b&client_id2=b",
+			scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_ids=b&redirect_uris=y", scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
+		{"client_id=a&redirect-uri=y", scanWant{"a", "", 1, 0, false, "", policy.MissingRedirectURI}},
+		{"client_id=a&redirect_uri=x&requests=y&request_uris=y&xrequest=y",
+			scanWant{"a", "x", 1, 1, false, "", ""}},
+	} {
+		var p params
+		r := p.scan(tc.raw)
+		checkScan(t, "scan("+tc.raw+")", &p, r, tc.want)
+	}
+}
+
+// TestScanQueryAndBody: the counts run across the query string and a form
+// body, as an upstream that merges them reads them.
+func TestScanQueryAndBody(t *testing.T) {
+	for _, tc := range []struct {
+		query, body string
+		want        scanWant
+	}{
+		{"client_id=a", "redirect_uri=" + unitURIEnc, scanWant{"a", unitURI, 1, 1, false, "", ""}},
+		{"", "client_id=a&redirect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id=a&redirect_uri=x", "state=1", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id=a&redirect_uri=x", "redirect_uri=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x", "Redirect.URI=x", scanWant{"a", "x", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x", "client_id=a", scanWant{"a", "x", 2, 1, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x", "request_uri=urn:x", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a", "redirect_uri=", scanWant{"a", "", 1, 1, false, "", policy.MissingRedirectURI}},
+		{"client_id=a&redirect_uri=x", "a=1;b=2", scanWant{"a", "x", 1, 1, false, policy.MalformedRequest, ""}},
+	} {
+		var p params
+		r := p.scan(tc.query)
+		if r == "" {
+			r = p.scan(tc.body)
+		}
+		checkScan(t, "scan("+tc.query+") + scan("+tc.body+")", &p, r, tc.want)
+	}
+}
+
+// TestParamsReason: the precedence of request-level reasons.
+func TestParamsReason(t *testing.T) {
+	for _, tc := range []struct {
+		p    params
+		want policy.Reason
+	}{
+		{params{clientID: "a", redirectURI: "x", nClientID: 1, nRedirectURI: 1}, ""},
+		{params{}, policy.MissingClientID},
+		{params{redirectURI: "x", nRedirectURI: 1}, policy.MissingClientID},
+		{params{clientID: "a", nClientID: 1}, policy.MissingRedirectURI},
+		{params{clientID: "a", redirectURI: "x", nClientID: 1, nRedirectURI: 1, requestObject: true}, policy.RequestObjectNotSupported},
+		{params{requestObject: true}, policy.RequestObjectNotSupported},
+		{params{nClientID: 2, requestObject: true}, policy.DuplicateParameter},
+		{params{nRedirectURI: 2}, policy.DuplicateParameter},
+		{params{clientID: "a", redirectURI: "x", nClientID: 3, nRedirectURI: 1}, policy.DuplicateParameter},
+	} {
+		if got := tc.p.reason(); got != tc.want {
+			t.Errorf("%+v.reason() = %q; want %q", tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestCheckFormHeaders(t *testing.T) {
+	const form = "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		want   policy.Reason
+		detail string
+	}{
+		{"form", http.Header{"Content-Type": {form}}, "", ""},
+		{"form utf-8", http.Header{"Content-Type": {form + "; charset=utf-8"}}, "", ""},
+		{"form UTF-8 quoted", http.Header{"Content-Type": {form + `; charset="UTF-8"`}}, "", ""},
+		{"form us-ascii", http.Header{"Content-Type": {form + ";charset=US-ASCII"}}, "", ""},
+		{"form iso-8859-1", http.Header{"Content-Type": {form + "; charset=ISO-8859-1"}}, "", ""},
+		{"form upper case", http.Header{"Content-Type": {"Application/X-WWW-Form-URLEncoded"}}, "", ""},
+		{"form other param", http.Header{"Content-Type": {form + "; foo=bar"}}, "", ""},
+		{"identity encoding", http.Header{"Content-Type": {form}, "Content-Encoding": {"identity"}}, "", ""},
+		{"Identity encoding", http.Header{"Content-Type": {form}, "Content-Encoding": {" Identity "}}, "", ""},
+
+		{"utf-16", http.Header{"Content-Type": {form + "; charset=utf-16"}}, policy.UnsupportedBody,
+			"the form body's charset is not UTF-8, US-ASCII or ISO-8859-1"},
+		{"utf-7", http.Header{"Content-Type": {form + "; charset=utf-7"}}, policy.UnsupportedBody,
+			"the form body's charset is not UTF-8, US-ASCII or ISO-8859-1"},
+		{"ibm037", http.Header{"Content-Type": {form + "; charset=IBM037"}}, policy.UnsupportedBody,
+			"the form body's charset is not UTF-8, US-ASCII or ISO-8859-1"},
+		{"empty charset", http.Header{"Content-Type": {form + `; charset=""`}}, policy.UnsupportedBody,
+			"the form body's charset is not UTF-8, US-ASCII or ISO-8859-1"},
+		{"gzip", http.Header{"Content-Type": {form}, "Content-Encoding": {"gzip"}}, policy.UnsupportedBody,
+			"the request body has a Content-Encoding"},
+		{"deflate", http.Header{"Content-Type": {form}, "Content-Encoding": {"deflate"}}, policy.UnsupportedBody,
+			"the request body has a Content-Encoding"},
+		{"identity then gzip", http.Header{"Content-Type": {form}, "Content-Encoding": {"identity", "gzip"}}, policy.UnsupportedBody,
+			"the request body has a Content-Encoding"},
+		{"identity, gzip", http.Header{"Content-Type": {form}, "Content-Encoding": {"identity, gzip"}}, policy.UnsupportedBody,
+			"the request body has a Content-Encoding"},
+		{"empty encoding", http.Header{"Content-Type": {form}, "Content-Encoding": {""}}, policy.UnsupportedBody,
+			"the request body has a Content-Encoding"},
+		{"no content type", http.Header{}, policy.UnsupportedBody,
+			"the request body needs exactly one Content-Type: application/x-www-form-urlencoded"},
+		{"two content types", http.Header{"Content-Type": {form, form}}, policy.UnsupportedBody,
+			"the request body needs exactly one Content-Type: application/x-www-form-urlencoded"},
+		{"form and json", http.Header{"Content-Type": {form, "application/json"}}, policy.UnsupportedBody,
+			"the request body needs exactly one Content-Type: application/x-www-form-urlencoded"},
+		{"comma-joined", http.Header{"Content-Type": {form + ", application/json"}}, policy.UnsupportedBody,
+			"the request body is not application/x-www-form-urlencoded"},
+		{"empty content type", http.Header{"Content-Type": {""}}, policy.UnsupportedBody,
+			"the request body is not application/x-www-form-urlencoded"},
+		{"json", http.Header{"Content-Type": {"application/json"}}, policy.UnsupportedBody,
+			"the request body is not application/x-www-form-urlencoded"},
+		{"multipart", http.Header{"Content-Type": {"multipart/form-data; boundary=x"}}, policy.UnsupportedBody,
+			"the request body is not application/x-www-form-urlencoded"},
+		{"text/plain", http.Header{"Content-Type": {"text/plain"}}, policy.UnsupportedBody,
+			"the request body is not application/x-www-form-urlencoded"},
+		{"form suffix", http.Header{"Content-Type": {form + "x"}}, policy.UnsupportedBody,
+			"the request body is not application/x-www-form-urlencoded"},
+		{"bad parameter", http.Header{"Content-Type": {form + "; charset"}}, policy.UnsupportedBody,
+			"the request body is not application/x-www-form-urlencoded"},
+		{"duplicate charset", http.Header{"Content-Type": {form + "; charset=utf-8; charset=utf-16"}}, policy.UnsupportedBody,
+			"the request body is not application/x-www-form-urlencoded"},
+	} {
+		reason, detail := checkFormHeaders(tc.header)
+		if reason != tc.want || detail != tc.detail {
+			t.Errorf("%s: checkFormHeaders(%v) = %q, %q; want %q, %q", tc.name, tc.header, reason, detail, tc.want, tc.detail)
+		}
+	}
+}
+
+// TestScanLongQuery: a long query with many pairs is read in full.
+func TestScanLongQuery(t *testing.T) {
+	raw := strings.Repeat("x=1&", 10000) + "client_id=a&redirect_uri=x"
+	var p params
+	checkScan(t, "long query", &p, p.scan(raw), scanWant{"a", "x", 1, 1, false, "", ""})
+}
+
+// escapeCorpus holds strings that url.QueryUnescape decodes or rejects.
+var escapeCorpus = []string{
+	"", "a", "+", "++", "%", "%%", "%2", "%20", "%2g", "%g2", "%zz", "%ZZ",
+	"a%", "a%4", "a%41", "a%41b", "%41%42%43", "%4a%4A%4f", "%fF%Ff",
+	"a+b", "a%2Bb", "a%2bb", "%+", "+%", "%%41", "%4%41", "%41%", "%41%4",
+	"https%3A%2F%2Flibrary.example.edu%2Forcid%2Fcallback",
+	"https://x.example/a+b?c=%26", "%00", "%0", "%C4%B1", "\xff%41",
+	"%25", "%2525", "%252", "%25%", "%%25", "%%%", "%-1", "% 1", "%1 ",
+	strings.Repeat("%41", 1000) + "+", strings.Repeat("a", 1000) + "%",
+}
+
+func TestParamsQueryUnescapeMatchesNetURL(t *testing.T) {
+	for _, s := range escapeCorpus {
+		checkQueryUnescape(t, s)
+	}
+	// Every string of up to three bytes from an alphabet of the bytes
+	// that matter.
+	alphabet := []string{"%", "+", "0", "9", "a", "f", "g", "A", "F", "G", "/", " ", "\xff"}
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		checkQueryUnescape(t, prefix)
+		if n == 0 {
+			return
+		}
+		for _, a := range alphabet {
+			gen(prefix+a, n-1)
+		}
+	}
+	gen("", 4)
+}
+
+func checkQueryUnescape(t *testing.T, s string) {
+	t.Helper()
+	want, err := url.QueryUnescape(s)
+	got, ok := queryUnescape(s)
+	if ok != (err == nil) || got != want {
+		t.Fatalf("queryUnescape(%q) = %q, %v; url.QueryUnescape = %q, %v", s, got, ok, want, err)
+	}
+	if valid := validEscapes(s); valid != (err == nil) {
+		t.Fatalf("validEscapes(%q) = %v; url.QueryUnescape error %v", s, valid, err)
+	}
+}
+
+func FuzzQueryUnescape(f *testing.F) {
+	for _, s := range escapeCorpus {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkQueryUnescape(t, s) })
+}
+
+// TestQueryUnescapeAllocs: names and values without escapes cost nothing,
+// with escapes one allocation.
+func TestParamsQueryUnescapeAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want float64
+	}{
+		{"redirect_uri", 0},
+		{"https://x.example/cb", 0},
+		{unitURIEnc, 1},
+		{"a+b", 1},
+	} {
+		if n := testing.AllocsPerRun(100, func() { _, _ = queryUnescape(tc.s) }); n != tc.want {
+			t.Errorf("queryUnescape(%q) allocates %v times; want %v", tc.s, n, tc.want)
+		}
+	}
+}
+
+// TestLeadLowerPrefilter: scan looks closer only at names that lead with c
+// or r (after spaces), which is sound only if no non-ASCII letter folds
+// onto c or r in nameIs.
+func TestNameLeadLowerPrefilter(t *testing.T) {
+	for r := rune(utf8.RuneSelf); r <= utf8.MaxRune; r++ {
+		switch asciiFold(r) {
+		case 'c', 'C', 'r', 'R':
+			t.Fatalf("asciiFold(%U) = %q: names leading with it escape scan's prefilter", r, asciiFold(r))
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		want byte
+	}{
+		{"", 0}, {"   ", 0}, {"client_id", 'c'}, {"  Client_ID", 'c'}, {"REDIRECT", 'r'},
+		{"\u0131", 0xc4}, {"_x", '_'}, {"[", '['},
+	} {
+		if got := leadLower(tc.name); got != tc.want {
+			t.Errorf("leadLower(%q) = %q; want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestScanAllocs: a browser's authorize query costs one allocation, for
+// its percent-encoded redirect_uri.
+func TestScanAllocs(t *testing.T) {
+	raw := "client_id=" + unitClientID + "&response_type=code&scope=%2Fauthenticate&redirect_uri=" + unitURIEnc + "&state=af0ifjsldkj"
+	n := testing.AllocsPerRun(100, func() {
+		var p params
+		if r := p.scan(raw); r != "" {
+			t.Fatal(r)
+		}
+	})
+	if n != 1 {
+		t.Errorf("scan allocates %v times; want 1", n)
+	}
+}

@@ -1,0 +1,330 @@
+package caddymodule
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func defaultPathSet(t *testing.T) pathSet {
+	t.Helper()
+	s, err := newPathSet([]string{DefaultPath})
+	if err != nil {
+		t.Fatalf("newPathSet(%q): %v", DefaultPath, err)
+	}
+	return s
+}
+
+// TestPathMatchSpellings lists the spellings of /oauth/authorize that some
+// upstream could route to the authorize endpoint: every one must be checked.
+func TestPathMatchSpellings(t *testing.T) {
+	s := defaultPathSet(t)
+	for _, p := range []string{
+		// plain and letter case
+		"/oauth/authorize",
+		"/OAUTH/AUTHORIZE",
+		"/OAuth/Authorize",
+		"/oauth/authorizE",
+		// trailing and repeated slashes
+		"/oauth/authorize/",
+		"/oauth/authorize//",
+		"//oauth/authorize",
+		"/oauth//authorize",
+		"///oauth///authorize///",
+		// dot segments
+		"/./oauth/authorize",
+		"/oauth/./authorize",
+		"/oauth/authorize/.",
+		"/oauth/authorize/./",
+		"/x/../oauth/authorize",
+		"/oauth/x/../authorize",
+		"/oauth/x/y/../../authorize",
+		"/oauth/authorize/x/..",
+		"/../oauth/authorize",
+		"/../../../oauth/authorize",
+		"/static/../oauth/authorize",
+		"/oauth/%2e/authorize",
+		"/oauth/x/%2e%2e/authorize",
+		"/oauth/x/%2E%2E/authorize",
+		"/oauth/x/.%2e/authorize",
+		// percent-encoded letters and slashes
+		"/oauth/%61uthorize",
+		"/%6f%61%75%74%68/%61%75%74%68%6f%72%69%7a%65",
+		"/%6F%41%55%54%48/%41%55%54%48%4F%52%49%5A%45",
+		"/oauth%2fauthorize",
+		"/oauth%2Fauthorize",
+		"%2foauth%2fauthorize",
+		"/oauth%2f%2e%2e%2foauth%2fauthorize",
+		// double and triple encoding
+		"/oauth/%2561uthorize",
+		"/oauth%252fauthorize",
+		"/oauth/x/%252e%252e/authorize",
+		"/oauth/%252561uthorize",
+		"/oauth%25252fauthorize",
+		// ;params on any segment
+		"/oauth/authorize;jsessionid=abc",
+		"/oauth;x=1/authorize",
+		"/oauth;/authorize;",
+		";x/oauth/authorize",
+		"/oauth/authorize;/",
+		"/oauth/x/..;/authorize",
+		"/oauth/authorize%3bx",
+		"/oauth/authorize%253bx",
+		// backslashes
+		"/oauth\\authorize",
+		"\\oauth\\authorize\\",
+		"/oauth%5cauthorize",
+		"/oauth%5Cauthorize",
+		"/oauth/x\\..\\authorize",
+		// NUL cut
+		"/oauth/authorize%00",
+		"/oauth/authorize%00.png",
+		"/oauth/authorize%00/x",
+		"/oauth/authorize%2500.css",
+		// trailing dots and spaces of a segment
+		"/oauth/authorize.",
+		"/oauth/authorize..",
+		"/oauth/authorize%20",
+		"/oauth/authorize%20.%20",
+		"/oauth./authorize",
+		"/oauth%20/authorize",
+		// a trailing segment that is empty once its dots and spaces are
+		// dropped
+		"/oauth/authorize/...",
+		"/oauth/authorize/%20",
+		"/oauth/authorize/.%20",
+		"/oauth/%20/authorize",
+		// non-ASCII letters that case-fold onto ASCII ones (dotless ı,
+		// dotted İ), as Java's and .NET's case-insensitive comparisons do
+		"/oauth/author%C4%B1ze",
+		"/oauth/author%C4%B0ze",
+		"/oauth/author\xc4\xb1ze",
+		"/OAUTH/AUTHOR%C4%B0ZE",
+		"/oauth/author%25C4%25B1ze",
+		// .json (and other) suffix pattern
+		"/oauth/authorize.json",
+		"/oauth/authorize.JSON",
+		"/oauth/authorize.xml",
+		"/oauth/authorize.json/",
+		"/oauth/authorize%2ejson",
+		// no leading slash (as a rewrite may leave the path)
+		"oauth/authorize",
+		"OAuth/Authorize/",
+		"\\oauth/authorize",
+		// all at once
+		"//OAuth;a=b//.//x/%2E%2E/%2561UTHORIZE.json;c;/",
+	} {
+		ok, err := s.match(p)
+		if err != nil || !ok {
+			c, cerr := canonicalPath(p, nil)
+			t.Errorf("match(%q) = %v, %v; want true, nil (canonical %q, %v)", p, ok, err, c, cerr)
+		}
+	}
+}
+
+// TestPathNoMatch lists paths that are other endpoints and must pass.
+func TestPathNoMatch(t *testing.T) {
+	s := defaultPathSet(t)
+	for _, p := range []string{
+		"/",
+		"",
+		"/oauth/authorizex",
+		"/oauth/authorize2",
+		"/oauth/authorize_",
+		"/oauth/authorize-",
+		"/oauth/authoriz",
+		"/oauth/token",
+		"/oauth",
+		"/oauth/",
+		"/authorize",
+		"/oauth2/authorize",
+		"/api/oauth/authorize",
+		"/static/app.js",
+		"/oauth/authorize/x",
+		"/oauth/authorize/x/",
+		"/oauth/authorize.json/x",
+		"/oauth/authorize..json/x",
+		"/oauth/author%C3%AFze",     // ï does not fold onto i
+		"/oauth/author\xc4ze",       // a lone non-ASCII byte is kept
+		"/oauth/author%EF%BD%89ze",  // fullwidth ｉ
+		"/oauth/authori%E2%80%8Bze", // zero-width space
+	} {
+		ok, err := s.match(p)
+		if err != nil || ok {
+			c, cerr := canonicalPath(p, nil)
+			t.Errorf("match(%q) = %v, %v; want false, nil (canonical %q, %v)", p, ok, err, c, cerr)
+		}
+	}
+}
+
+// TestPathCannotNormalize: a path that cannot be normalized is an error,
+// which the handler rejects rather than passes.
+func TestPathCannotNormalize(t *testing.T) {
+	s := defaultPathSet(t)
+	for _, p := range []string{
+		"/oauth/%zzauthorize",
+		"/oauth/authorize%zz",
+		"/oauth/authorize%4",
+		"/oauth/authorize%",
+		"/oauth/authorize%g0",
+		"/oauth/authorize%0g",
+		"%",
+		"/%%%",
+		"/oauth/authorize%25zz",    // bad escape after one decoding
+		"/oauth/authorize%2525zz",  // after two decodings
+		"/oauth/%25252561uthorize", // encoded four times
+		"/oauth%2525252fauthorize",
+		"/oauth/authorize%25252525",
+	} {
+		ok, err := s.match(p)
+		if ok || !errors.Is(err, errBadPath) {
+			t.Errorf("match(%q) = %v, %v; want false, errBadPath", p, ok, err)
+		}
+	}
+}
+
+func TestPathCanonical(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "/"},
+		{"/", "/"},
+		{"a", "/a"}, // no leading slash: read from the root
+		{"oauth/Authorize", "/oauth/authorize"},
+		{"*", "/*"},
+		{"abc/def/", "/abc/def"},
+		{"..;x/oauth/authorize", "/oauth/authorize"},
+		{"//", "/"},
+		{"/..", "/"},
+		{"/a/b/../../..", "/"},
+		{"/A/B", "/a/b"},
+		{"/a/./b/", "/a/b"},
+		{"/a;x/b;y", "/a/b"},
+		{"/a\\b", "/a/b"},
+		{"/a%00/b", "/a"},
+		{"/a%2fb", "/a/b"},
+		{"/a%252fb", "/a/b"},
+		{"/a%25252fb", "/a/b"},
+		{"/a.%20./b", "/a/b"},
+		{"/a/b.json", "/a/b.json"},
+		{"/caf%C3%A9", "/caf\xc3\xa9"},   // non-ASCII bytes are kept
+		{"/CAF%C3%89", "/caf\xc3\x89"},   // and not case-folded byte-wise
+		{"/a/%2e%2e/b", "/b"},            // encoded dot segment
+		{"/a/..%3bx/b", "/b"},            // dot segment with ;params
+		{"/a/...", "/a"},                 // a segment of dots only is empty
+		{"/a/. /b", "/a/b"},              // "." with a trailing space
+		{"/a/ /b", "/a/b"},               // a segment of spaces only is empty
+		{"/%C4%B0%C4%B1", "/ii"},         // İ and ı fold onto i
+		{"/\xe2\x84\xaa\xc5\xbf", "/ks"}, // Kelvin sign and long s
+		{"/\xff\xc4", "/\xff\xc4"},       // invalid UTF-8 is kept
+		{strings.Repeat("/a", 300), strings.Repeat("/a", 300)}, // longer than the stack buffer
+	} {
+		got, err := canonicalPath(tc.in, nil)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("canonicalPath(%q) = %q, %v; want %q, nil", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestPathCanonicalKeepsDst: canonicalPath appends to dst and never
+// touches what dst already holds.
+func TestPathCanonicalKeepsDst(t *testing.T) {
+	dst := make([]byte, 0, 64)
+	dst = append(dst, "prefix"...)
+	got, err := canonicalPath("/OAuth/%61uthorize", dst)
+	if err != nil || string(got) != "prefix/oauth/authorize" {
+		t.Fatalf("canonicalPath with dst = %q, %v; want %q", got, err, "prefix/oauth/authorize")
+	}
+}
+
+func TestPathSetCustom(t *testing.T) {
+	s, err := newPathSet([]string{"/oauth/authorize", "/OAuth2/Auth/", "/connect/authorize;v=1", "/o/%61uth"})
+	if err != nil {
+		t.Fatalf("newPathSet: %v", err)
+	}
+	wantPaths := []string{"/oauth/authorize", "/oauth2/auth", "/connect/authorize", "/o/auth"}
+	if strings.Join(s.paths, " ") != strings.Join(wantPaths, " ") {
+		t.Errorf("paths = %q; want %q", s.paths, wantPaths)
+	}
+	for _, tc := range []struct {
+		path string
+		want bool
+	}{
+		{"/oauth/authorize", true},
+		{"/oauth2/auth", true},
+		{"/OAUTH2/AUTH/", true},
+		{"/oauth2/auth.json", true},
+		{"/oauth2//x/../auth", true},
+		{"/connect/authorize", true},
+		{"/connect/authorize;v=2", true},
+		{"/CONNECT/%61uthorize", true},
+		{"/o/auth", true},
+		{"/o/%2561uth", true},
+		{"/oauth2/authorize", false},
+		{"/oauth2/auth2", false},
+		{"/oauth2", false},
+		{"/connect/token", false},
+		{"/o/auth/x", false},
+		{"/o", false},
+	} {
+		got, err := s.match(tc.path)
+		if err != nil || got != tc.want {
+			t.Errorf("match(%q) = %v, %v; want %v, nil", tc.path, got, err, tc.want)
+		}
+	}
+
+	// A set of one custom path does not check the default one.
+	s, err = newPathSet([]string{"/authorize"})
+	if err != nil {
+		t.Fatalf("newPathSet: %v", err)
+	}
+	for _, tc := range []struct {
+		path string
+		want bool
+	}{
+		{"/authorize", true},
+		{"/Authorize/", true},
+		{"/oauth/authorize", false},
+		{"/oauth/../authorize", true},
+	} {
+		got, err := s.match(tc.path)
+		if err != nil || got != tc.want {
+			t.Errorf("match(%q) = %v, %v; want %v, nil", tc.path, got, err, tc.want)
+		}
+	}
+}
+
+func TestPathSetErrors(t *testing.T) {
+	for _, tc := range []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{"oauth/authorize"}, "path oauth/authorize does not start with /"},
+		{[]string{"/oauth/authorize", "authorize"}, "path authorize does not start with /"},
+		{[]string{""}, "path  does not start with /"},
+		{[]string{"*"}, "path * does not start with /"},
+		{[]string{"/oauth/%zz"}, "path /oauth/%zz: path cannot be normalized"},
+		{[]string{"/a/%25252525"}, "path /a/%25252525: path cannot be normalized"},
+	} {
+		_, err := newPathSet(tc.paths)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("newPathSet(%q) error = %v; want %q", tc.paths, err, tc.want)
+		}
+	}
+	// No paths at all is an empty set that matches nothing.
+	s, err := newPathSet(nil)
+	if err != nil || len(s.paths) != 0 {
+		t.Fatalf("newPathSet(nil) = %v, %v; want empty, nil", s, err)
+	}
+	if ok, err := s.match("/oauth/authorize"); ok || err != nil {
+		t.Errorf("empty set match = %v, %v; want false, nil", ok, err)
+	}
+}
+
+// TestPathMatchAllocs: matching a short path allocates nothing.
+func TestPathMatchAllocs(t *testing.T) {
+	s := defaultPathSet(t)
+	for _, p := range []string{"/oauth/authorize", "/OAUTH/%2561uthorize;x/", "/static/app.js"} {
+		if n := testing.AllocsPerRun(100, func() { _, _ = s.match(p) }); n != 0 {
+			t.Errorf("match(%q) allocates %v times; want 0", p, n)
+		}
+	}
+}

@@ -1,0 +1,562 @@
+package caddymodule
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
+)
+
+// Accept headers of real clients.
+const (
+	acceptChrome  = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+	acceptFirefox = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/png,image/svg+xml,*/*;q=0.8"
+	acceptSafari  = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	acceptCurl    = "*/*"
+)
+
+func TestPrefersHTML(t *testing.T) {
+	for _, tc := range []struct {
+		accept string
+		want   bool
+	}{
+		{acceptChrome, true},
+		{acceptFirefox, true},
+		{acceptSafari, true},
+		{"text/html", true},
+		{"TEXT/HTML", true},
+		{"application/xhtml+xml", true},
+		{"text/html;q=0.1", true},
+		{"application/json;q=0.5, text/html", true},
+		{"text/html, application/json;q=0.9", true},
+		{"text/html;q=0.9, application/json;q=0.8", true},
+		{" text/html ; q=1 , application/json ; q=0.5 ", true},
+		{"garbage, text/html", true},
+		{"text/html;q=abc, application/xhtml+xml", true},
+
+		{"", false},
+		{acceptCurl, false},
+		{"*/*;q=0.8", false},
+		{"text/*", false},
+		{"application/json", false},
+		{"application/json, text/plain, */*", false}, // axios, fetch
+		{"application/json, text/html", false},       // a tie goes to JSON
+		{"text/html, application/json", false},
+		{"text/html;q=0.9, application/json", false},
+		{"text/html;q=0.5, application/json;q=0.9", false},
+		{"text/html;q=0", false},
+		{"text/html;q=0.0, application/xhtml+xml;q=0", false},
+		{"text/html;q=abc", false},
+		{"text/html;q=", false},
+		{"text/html;;", false},
+		{"garbage", false},
+		{";;;,,,", false},
+		{"text/htmlx", false},
+		{"text/plain", false},
+		{"image/webp,*/*", false},
+	} {
+		if got := prefersHTML(tc.accept); got != tc.want {
+			t.Errorf("prefersHTML(%q) = %v; want %v", tc.accept, got, tc.want)
+		}
+	}
+}
+
+func rejectionRecorder(t *testing.T, accept string, d registry.Decision, ps params) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/oauth/authorize", nil)
+	if accept != "" {
+		r.Header.Set("Accept", accept)
+	}
+	w := httptest.NewRecorder()
+	// Headers an earlier handler may have set: a redirect must never
+	// survive a rejection.
+	w.Header().Set("Location", "https://evil.example/steal")
+	w.Header().Add("Location", "https://evil.example/again")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	if err := writeRejection(w, r, &d, &ps); err != nil {
+		t.Fatalf("writeRejection: %v", err)
+	}
+	return w
+}
+
+func unitReject(reason policy.Reason, detail string) registry.Decision {
+	return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}}
+}
+
+func TestWriteRejectionJSON(t *testing.T) {
+	for _, tc := range []struct {
+		reason      policy.Reason
+		detail      string
+		status      int
+		errCode     string
+		description string
+	}{
+		{policy.MissingClientID, "", 400, "invalid_request", "The request has no client_id."},
+		{policy.MissingClientID, "The request has no client_id.", 400, "invalid_request", "The request has no client_id."},
+		{policy.MissingRedirectURI, "", 400, "invalid_request", "The request has no redirect_uri."},
+		{policy.DuplicateParameter, "", 400, "invalid_request", "The request repeats client_id or redirect_uri."},
+		{policy.MalformedRequest, "the request path cannot be normalized", 400, "invalid_request",
+			"The request could not be read. (the request path cannot be normalized)"},
+		{policy.UnsupportedBody, "the request body has a Content-Encoding", 400, "invalid_request",
+			"The request body is not a form the server accepts. (the request body has a Content-Encoding)"},
+		{policy.RequestTooLarge, "the request body is larger than 65536 bytes", 413, "invalid_request",
+			"The request body is too large. (the request body is larger than 65536 bytes)"},
+		{policy.RequestObjectNotSupported, "", 400, "invalid_request", "Request objects (request, request_uri) are not supported."},
+		{policy.UnknownClient, "the client_id is not registered", 400, "unauthorized_client",
+			"The client_id is not registered. (the client_id is not registered)"},
+		{policy.ClientDisabled, "the client is disabled in the registry", 400, "unauthorized_client",
+			"The client has been disabled. (the client is disabled in the registry)"},
+		{policy.MalformedRedirectURI, "contains an invalid percent-encoding", 400, "invalid_request",
+			"The redirect URI is not a valid absolute URI. (contains an invalid percent-encoding)"},
+		{policy.DisallowedScheme, "", 400, "invalid_request", "The redirect URI must use http or https."},
+		{policy.UserinfoInRedirectURI, "", 400, "invalid_request", "The redirect URI must not contain user information."},
+		{policy.FragmentInRedirectURI, "", 400, "invalid_request", "The redirect URI must not contain a fragment."},
+		{policy.PathTraversal, "", 400, "invalid_request", "The redirect URI path must not contain dot segments."},
+		{policy.InsecureScheme, "", 400, "invalid_request", "The redirect URI must use https."},
+		{policy.LoopbackNotAllowed, "", 400, "invalid_request", "Loopback and unspecified hosts are not allowed here."},
+		{policy.NoRegisteredRedirectURIs, "", 400, "invalid_request", "The client has no registered redirect URIs."},
+		{policy.RedirectURINotRegistered, "no registered redirect URI matches", 400, "invalid_request",
+			"The redirect URI is not registered for this client. (no registered redirect URI matches)"},
+	} {
+		for _, accept := range []string{"", acceptCurl, "application/json", "text/html;q=0.5, application/json"} {
+			w := rejectionRecorder(t, accept, unitReject(tc.reason, tc.detail), params{clientID: unitClientID, redirectURI: "https://evil.example/cb"})
+			res := w.Result()
+			if res.StatusCode != tc.status {
+				t.Errorf("%s (Accept %q): status %d; want %d", tc.reason, accept, res.StatusCode, tc.status)
+			}
+			for name, want := range map[string]string{
+				"Content-Type":            "application/json",
+				"Cache-Control":           "no-store",
+				"X-Content-Type-Options":  "nosniff",
+				"Location":                "",
+				"Content-Security-Policy": "",
+			} {
+				if got := strings.Join(res.Header.Values(name), ", "); got != want {
+					t.Errorf("%s (Accept %q): %s = %q; want %q", tc.reason, accept, name, got, want)
+				}
+			}
+			wantConn := ""
+			if tc.status == 413 {
+				wantConn = "close"
+			}
+			if got := res.Header.Get("Connection"); got != wantConn {
+				t.Errorf("%s: Connection = %q; want %q", tc.reason, got, wantConn)
+			}
+			var body map[string]string
+			dec := json.NewDecoder(bytes.NewReader(w.Body.Bytes()))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&body); err != nil {
+				t.Fatalf("%s: body %q is not a JSON object of strings: %v", tc.reason, w.Body.String(), err)
+			}
+			want := map[string]string{"error": tc.errCode, "error_description": tc.description, "reason": string(tc.reason)}
+			if len(body) != len(want) || body["error"] != want["error"] || body["error_description"] != want["error_description"] || body["reason"] != want["reason"] {
+				t.Errorf("%s: body %v; want %v", tc.reason, body, want)
+			}
+			// The request's values are not echoed in JSON.
+			if strings.Contains(w.Body.String(), "evil.example") || strings.Contains(w.Body.String(), unitClientID) {
+				t.Errorf("%s: JSON body echoes the request: %s", tc.reason, w.Body.String())
+			}
+		}
+	}
+}
+
+// TestWriteRejectionJSONEscapes: markup in a description is escaped in
+// JSON, so that a browser sniffing the body finds no tag.
+func TestWriteRejectionJSONEscapes(t *testing.T) {
+	hostile := `</script><script>alert("x")</script>&`
+	w := rejectionRecorder(t, "application/json", unitReject(policy.MalformedRequest, hostile),
+		params{clientID: hostile, redirectURI: hostile})
+	body := w.Body.String()
+	want := `{"error":"invalid_request","error_description":"The request could not be read. (\u003c/script\u003e\u003cscript\u003ealert(\"x\")\u003c/script\u003e\u0026)","reason":"malformed_request"}` + "\n"
+	if body != want {
+		t.Errorf("body\n%s\nwant\n%s", body, want)
+	}
+}
+
+func TestWriteRejectionHTML(t *testing.T) {
+	for _, accept := range []string{acceptChrome, acceptFirefox, acceptSafari, "text/html"} {
+		client := &registry.Client{ID: unitClientID, Name: "Example University Library"}
+		d := registry.Decision{Decision: policy.Decision{Reason: policy.RedirectURINotRegistered, Detail: "no registered redirect URI matches"}, Client: client}
+		w := rejectionRecorder(t, accept, d, params{clientID: unitClientID, redirectURI: "https://evil.example/cb?x=1&y=2"})
+		res := w.Result()
+		if res.StatusCode != 400 {
+			t.Errorf("Accept %q: status %d; want 400", accept, res.StatusCode)
+		}
+		for name, want := range map[string]string{
+			"Content-Type":           "text/html; charset=utf-8",
+			"Cache-Control":          "no-store",
+			"X-Content-Type-Options": "nosniff",
+			"Referrer-Policy":        "no-referrer",
+			"Location":               "",
+			"Connection":             "",
+		} {
+			if got := strings.Join(res.Header.Values(name), ", "); got != want {
+				t.Errorf("Accept %q: %s = %q; want %q", accept, name, got, want)
+			}
+		}
+		csp := res.Header.Get("Content-Security-Policy")
+		directives := map[string]string{}
+		for d := range strings.SplitSeq(csp, ";") {
+			name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+			directives[name] = value
+		}
+		if directives["default-src"] != "'none'" {
+			t.Errorf("CSP %q: default-src = %q; want 'none'", csp, directives["default-src"])
+		}
+		for _, forbidden := range []string{"script-src", "script-src-elem", "script-src-attr", "connect-src"} {
+			if _, ok := directives[forbidden]; ok {
+				t.Errorf("CSP %q allows scripts through %s", csp, forbidden)
+			}
+		}
+		if strings.Contains(csp, "unsafe-eval") || strings.Contains(directives["default-src"], "unsafe-inline") {
+			t.Errorf("CSP %q allows script code", csp)
+		}
+		body := w.Body.String()
+		for _, want := range []string{
+			"<!DOCTYPE html>",
+			"<title>Invalid sign-in link</title>",
+			"<dd>The redirect URI is not registered for this client. (no registered redirect URI matches)</dd>",
+			"<code>redirect_uri_not_registered</code>",
+			"<code>" + unitClientID + "</code> (Example University Library)",
+			"<code>https://evil.example/cb?x=1&amp;y=2</code>",
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("Accept %q: HTML lacks %q:\n%s", accept, want, body)
+			}
+		}
+		if strings.Contains(body, "<script") || strings.Contains(body, "href=") || strings.Contains(body, "src=") {
+			t.Errorf("HTML has active content:\n%s", body)
+		}
+	}
+}
+
+// TestWriteRejectionHTMLOmits: the client and address lines are left out
+// when the request did not name them; 413 closes the connection.
+func TestWriteRejectionHTMLOmits(t *testing.T) {
+	w := rejectionRecorder(t, acceptChrome, unitReject(policy.RequestTooLarge, "the request body is larger than 65536 bytes"), params{})
+	if w.Code != 413 {
+		t.Errorf("status %d; want 413", w.Code)
+	}
+	if got := w.Header().Get("Connection"); got != "close" {
+		t.Errorf("Connection = %q; want close", got)
+	}
+	body := w.Body.String()
+	if strings.Contains(body, "<dt>Client</dt>") || strings.Contains(body, "<dt>Requested address</dt>") {
+		t.Errorf("HTML has client or address lines for a request without them:\n%s", body)
+	}
+	if !strings.Contains(body, "<dd>The request body is too large. (the request body is larger than 65536 bytes)</dd>") {
+		t.Errorf("HTML lacks the description:\n%s", body)
+	}
+}
+
+func TestWriteRejectionHTMLEscapes(t *testing.T) {
+	hostileID := `"><script>alert(1)</script>`
+	hostileURI := `javascript:alert(1)//</code><img src=x onerror=alert(1)>`
+	hostileName := `<b onmouseover="alert(1)">Evil & Co</b>`
+	d := registry.Decision{Decision: policy.Decision{Reason: policy.ClientDisabled}, Client: &registry.Client{ID: hostileID, Name: hostileName}}
+	w := rejectionRecorder(t, "text/html", d, params{clientID: hostileID, redirectURI: hostileURI})
+	body := w.Body.String()
+	for _, want := range []string{
+		"<code>&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</code>",
+		"(&lt;b onmouseover=&#34;alert(1)&#34;&gt;Evil &amp; Co&lt;/b&gt;)",
+		"<code>javascript:alert(1)//&lt;/code&gt;&lt;img src=x onerror=alert(1)&gt;</code>",
+		"<code>client_disabled</code>",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("HTML lacks %q:\n%s", want, body)
+		}
+	}
+	for _, raw := range []string{"<script", "<img", "<b ", "</code><img"} {
+		if strings.Contains(body, raw) {
+			t.Errorf("HTML contains unescaped %q:\n%s", raw, body)
+		}
+	}
+}
+
+func TestWriteRejectionTruncates(t *testing.T) {
+	long := "https://evil.example/" + strings.Repeat("a", 100000)
+	longID := strings.Repeat("C", 5000)
+	w := rejectionRecorder(t, "text/html", unitReject(policy.MalformedRedirectURI, "longer than the maximum length"),
+		params{clientID: longID, redirectURI: long})
+	body := w.Body.String()
+	if want := "<code>" + long[:256] + "…</code>"; !strings.Contains(body, want) {
+		t.Errorf("HTML lacks the redirect URI cut at 256 bytes")
+	}
+	if want := "<code>" + longID[:128] + "…</code>"; !strings.Contains(body, want) {
+		t.Errorf("HTML lacks the client_id cut at 128 bytes")
+	}
+	if strings.Contains(body, long[:257]) || strings.Contains(body, longID[:129]) {
+		t.Errorf("HTML echoes more than the truncated values")
+	}
+	if len(body) > 4000 {
+		t.Errorf("HTML body is %d bytes; want at most 4000", len(body))
+	}
+
+	// A cut never splits a UTF-8 sequence.
+	multi := "a" + strings.Repeat("é", 200) // 401 bytes: byte 256 is inside an é
+	w = rejectionRecorder(t, "text/html", unitReject(policy.MalformedRedirectURI, ""), params{clientID: "x", redirectURI: multi})
+	if !utf8.Valid(w.Body.Bytes()) {
+		t.Errorf("HTML body is not valid UTF-8 after truncating %q", multi)
+	}
+	if want := "<code>a" + strings.Repeat("é", 127) + "…</code>"; !strings.Contains(w.Body.String(), want) {
+		t.Errorf("HTML lacks the redirect URI cut at 256 bytes on a rune boundary")
+	}
+}
+
+func TestWriteTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"", 3, ""},
+		{"abc", 3, "abc"},
+		{"abcd", 3, "abc…"},
+		{"ééé", 6, "ééé"},
+		{"éééé", 6, "ééé…"},
+		{"éééé", 5, "éé…"}, // not half an é
+		{"a€b", 2, "a…"},   // € is 3 bytes
+		{"a€b", 3, "a…"},
+		{"a€b", 4, "a€…"},
+		{"\xff\xff\xff", 2, "\xff\xff…"}, // invalid bytes are single bytes
+		{"\x80\x80\x80\x80\x80\x80", 4, "\x80\x80\x80\x80…"},
+	} {
+		if got := truncate(tc.s, tc.n); got != tc.want {
+			t.Errorf("truncate(%q, %d) = %q; want %q", tc.s, tc.n, got, tc.want)
+		}
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps nothing but its header map
+// and status.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+
+// writeRegistry writes a production registry of n clients to dir: client i
+// is APP-%016d with the redirect URIs https://app<i>.example.edu/orcid/callback
+// and https://portal<i>.example.edu.
+func writeRegistry(tb testing.TB, dir string, n int) string {
+	tb.Helper()
+	var sb strings.Builder
+	sb.WriteString(`{"environment":"production","clients":[`)
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(",\n")
+		}
+		fmt.Fprintf(&sb, `{"client_id":"APP-%016d","name":"Client %d","redirect_uris":["https://app%d.example.edu/orcid/callback","https://portal%d.example.edu"]}`, i, i, i, i)
+	}
+	sb.WriteString("]}\n")
+	file := filepath.Join(dir, fmt.Sprintf("registry-%d.json", n))
+	if err := os.WriteFile(file, []byte(sb.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return file
+}
+
+// provisionHandler provisions a production Handler by hand, as Caddy
+// would, for a registry of n clients (after configure, if not nil, has
+// adjusted it), and lets go of it when the test ends. Rejections are
+// logged as in production, but to nowhere.
+func provisionHandler(tb testing.TB, n int, configure func(*Handler)) *Handler {
+	tb.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	h := &Handler{
+		Registry:    writeRegistry(tb, tb.TempDir(), n),
+		Environment: "production",
+	}
+	if configure != nil {
+		configure(h)
+	}
+	if err := h.Provision(ctx); err != nil {
+		cancel()
+		tb.Fatalf("Provision: %v", err)
+	}
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	h.logger = zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel))
+	tb.Cleanup(func() {
+		if err := h.Cleanup(); err != nil {
+			tb.Errorf("Cleanup: %v", err)
+		}
+		cancel()
+		if n, ok := loaders.References(h.loaderKey); ok {
+			tb.Errorf("after Cleanup the registry loader still has %d references", n)
+		}
+	})
+	return h
+}
+
+var nopNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+
+// handlerRequest builds a request as Caddy hands it to a handler: with a
+// replacer in its context.
+func handlerRequest(method, target, accept string, body io.Reader) *http.Request {
+	r := httptest.NewRequest(method, target, body)
+	if accept != "" {
+		r.Header.Set("Accept", accept)
+	}
+	r.Header.Set("User-Agent", "Mozilla/5.0")
+	repl := caddy.NewReplacer()
+	return r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+}
+
+func authorizeTarget(clientID, redirectURI string) string {
+	return "/oauth/authorize?client_id=" + clientID +
+		"&response_type=code&scope=%2Fauthenticate&redirect_uri=" + redirectURI +
+		"&state=af0ifjsldkj"
+}
+
+const (
+	client0   = "APP-0000000000000000"
+	callback0 = "https%3A%2F%2Fapp0.example.edu%2Forcid%2Fcallback"
+)
+
+// TestWriteServeHTTP runs requests through a provisioned handler: what
+// reaches the next handler, what is answered, and the placeholders.
+func TestWriteServeHTTP(t *testing.T) {
+	h := provisionHandler(t, 3, nil)
+	reportOnly := provisionHandler(t, 3, func(h *Handler) { h.ReportOnly = true; h.Name = "report" })
+	const form = "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name           string
+		h              *Handler
+		method, target string
+		header         http.Header
+		body           string
+		forwarded      bool
+		status         int       // when not forwarded
+		placeholders   [3]string // decision, reason, client_id; all "" when unset
+	}{
+		{"allowed exact", h, "GET", authorizeTarget(client0, callback0), nil, "", true, 0,
+			[3]string{"allowed", "exact_match", client0}},
+		{"allowed host", h, "GET", authorizeTarget("APP-0000000000000002", "https://portal2.example.edu/x?y=1"), nil, "", true, 0,
+			[3]string{"allowed", "host_match", "APP-0000000000000002"}},
+		{"not registered", h, "GET", authorizeTarget(client0, "https%3A%2F%2Fevil.example%2Fcb"), nil, "", false, 400,
+			[3]string{"rejected", "redirect_uri_not_registered", client0}},
+		{"another client's URI", h, "GET", authorizeTarget(client0, "https://app1.example.edu/orcid/callback"), nil, "", false, 400,
+			[3]string{"rejected", "redirect_uri_not_registered", client0}},
+		{"unknown client", h, "GET", authorizeTarget("APP-X", callback0), nil, "", false, 400,
+			[3]string{"rejected", "unknown_client", "APP-X"}},
+		{"duplicate", h, "GET", authorizeTarget(client0, callback0) + "&Redirect.URI=https://evil.example/", nil, "", false, 400,
+			[3]string{"rejected", "duplicate_parameter", client0}},
+		{"dotless i in the path", h, "GET", "/OAUTH/author%C4%B1ze/?client_id=" + client0 + "&redirect_uri=https://evil.example/", nil, "", false, 400,
+			[3]string{"rejected", "redirect_uri_not_registered", client0}},
+		{"trailing space segment", h, "GET", "/oauth/authorize/%20", nil, "", false, 400,
+			[3]string{"rejected", "missing_client_id", ""}},
+		{"double-encoded path", h, "GET", "/oauth%252fauthorize.json;x?client_id=" + client0, nil, "", false, 400,
+			[3]string{"rejected", "missing_redirect_uri", client0}},
+		{"path that cannot be normalized", h, "GET", "/static/100%25zz", nil, "", false, 400,
+			[3]string{"rejected", "malformed_request", ""}},
+		{"passthrough", h, "GET", "/static/app.js?redirect_uri=https://evil.example/", nil, "", true, 0,
+			[3]string{}},
+		{"passthrough token", h, "POST", "/oauth/token", http.Header{"Content-Type": {"application/json"}}, `{"redirect_uri":"x"}`, true, 0,
+			[3]string{}},
+		{"OPTIONS", h, "OPTIONS", "/oauth/authorize", nil, "", true, 0,
+			[3]string{}},
+		{"form body", h, "POST", "/oauth/authorize?client_id=" + client0, http.Header{"Content-Type": {form}}, "redirect_uri=" + callback0 + "&scope=openid", true, 0,
+			[3]string{"allowed", "exact_match", client0}},
+		{"form body duplicate", h, "POST", authorizeTarget(client0, callback0), http.Header{"Content-Type": {form}}, "redirect_uri=https://evil.example/", false, 400,
+			[3]string{"rejected", "duplicate_parameter", client0}},
+		{"gzip body", h, "POST", authorizeTarget(client0, callback0), http.Header{"Content-Type": {form}, "Content-Encoding": {"gzip"}}, "\x1f\x8b", false, 400,
+			[3]string{"rejected", "unsupported_body", client0}},
+		{"JSON body", h, "POST", authorizeTarget(client0, callback0), http.Header{"Content-Type": {"application/json"}}, "{}", false, 400,
+			[3]string{"rejected", "unsupported_body", client0}},
+		{"body too large", h, "POST", authorizeTarget(client0, callback0), http.Header{"Content-Type": {form}}, "a=" + strings.Repeat("b", DefaultMaxBody), false, 413,
+			[3]string{"rejected", "request_too_large", client0}},
+		{"report only", reportOnly, "GET", authorizeTarget(client0, "https://evil.example/"), nil, "", true, 0,
+			[3]string{"reported", "redirect_uri_not_registered", client0}},
+		{"report only allowed", reportOnly, "GET", authorizeTarget(client0, callback0), nil, "", true, 0,
+			[3]string{"allowed", "exact_match", client0}},
+	} {
+		var body io.Reader
+		if tc.body != "" {
+			body = strings.NewReader(tc.body)
+		}
+		r := handlerRequest(tc.method, tc.target, "application/json", body)
+		for k, v := range tc.header {
+			r.Header[k] = v
+		}
+		w := httptest.NewRecorder()
+		var forwardedBody []byte
+		forwarded := false
+		next := caddyhttp.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
+			forwarded = true
+			var err error
+			if r.Body != nil {
+				forwardedBody, err = io.ReadAll(r.Body)
+			}
+			return err
+		})
+		if err := tc.h.ServeHTTP(w, r, next); err != nil {
+			t.Errorf("%s: ServeHTTP: %v", tc.name, err)
+			continue
+		}
+		if forwarded != tc.forwarded {
+			t.Errorf("%s: forwarded = %v; want %v (status %d, body %s)", tc.name, forwarded, tc.forwarded, w.Code, w.Body)
+		}
+		if forwarded && string(forwardedBody) != tc.body {
+			t.Errorf("%s: upstream got body %q; want %q", tc.name, forwardedBody, tc.body)
+		}
+		if !forwarded && w.Code != tc.status {
+			t.Errorf("%s: status %d; want %d", tc.name, w.Code, tc.status)
+		}
+		if !forwarded {
+			var rej rejection
+			if err := json.Unmarshal(w.Body.Bytes(), &rej); err != nil || rej.Reason != tc.placeholders[1] {
+				t.Errorf("%s: body %s (%v); want reason %s", tc.name, w.Body, err, tc.placeholders[1])
+			}
+		}
+		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		var got [3]string
+		for i, name := range []string{"decision", "reason", "client_id"} {
+			got[i], _ = repl.GetString("http.redirect_uri_policy." + name)
+		}
+		if got != tc.placeholders {
+			t.Errorf("%s: placeholders %q; want %q", tc.name, got, tc.placeholders)
+		}
+	}
+}
+
+// TestWritePlaceholderValues: decisions and reasons go into placeholders
+// without an allocation, and unchanged.
+func TestWritePlaceholderValues(t *testing.T) {
+	all := []string{decisionAllowed, decisionRejected, decisionReported, ""}
+	for _, r := range append(append([]policy.Reason{}, policy.AllowReasons...), policy.RejectReasons...) {
+		all = append(all, string(r))
+	}
+	for _, s := range all {
+		if v, ok := placeholderValue(s).(string); !ok || v != s {
+			t.Errorf("placeholderValue(%q) = %#v", s, placeholderValue(s))
+		}
+		var sink any
+		if n := testing.AllocsPerRun(100, func() { sink = placeholderValue(s) }); n != 0 {
+			t.Errorf("placeholderValue(%q) allocates %v times; want 0", s, n)
+		}
+		_ = sink
+	}
+	other := strings.Repeat("x", 3)
+	if v, ok := placeholderValue(other).(string); !ok || v != other {
+		t.Errorf("placeholderValue(%q) = %#v", other, placeholderValue(other))
+	}
+}
