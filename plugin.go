@@ -5,4 +5,5 @@ package caddyredirecturipolicy
 
 import (
 	_ "github.com/redirect-uri-policy/caddy-redirect-uri-policy/caddymodule"
+	_ "github.com/redirect-uri-policy/caddy-redirect-uri-policy/cli"
 )

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
+)
+
+func checkCommand() *cobra.Command {
+	var c common
+	var clientID, redirectURI string
+	cmd := newSubcommand("check --registry <file> --environment <sandbox|production> --client <id> --redirect-uri <uri> [--match exact|prefix] [--format text|json]",
+		"Decides one redirect URI for one client and explains why",
+		`
+Decides a redirect URI for a client exactly as the redirect_uri_policy
+handler would (the URI as the authorization server receives it, that is
+decoded from the request's parameters) and explains the decision: the
+reason, the registered redirect URI that matched, or the closest registered
+one and every way it differs (other scheme, other port, subdomain or other
+host, path differs at byte N, query differs, ...).
+
+Exit status: 0 allowed, 1 rejected, 2 usage or load errors.
+
+With --format json the output is one object:
+  {"client_id", "redirect_uri", "environment", "match", "decision",
+  "reason", "description", "detail", "client": {"id", "name", "disabled",
+  "redirect_uris"} | null, "matched": {"uri", "normalized", "kind",
+  "loopback"} | null, "closest": {"uri", "normalized", "kind", "loopback",
+  "differences": [{"part", "message", "requested", "registered", "byte"}]}
+  | null, "otherwise": reason | absent, "exit_code"}
+`)
+	c.addFlags(cmd)
+	cmd.Flags().StringVar(&clientID, "client", "", "The client_id of the request (required)")
+	cmd.Flags().StringVar(&redirectURI, "redirect-uri", "", "The redirect_uri of the request, decoded (required)")
+	cmd.RunE = run(func(cmd *cobra.Command, out, _ io.Writer) (int, error) {
+		return check(&c, clientID, redirectURI, cmd.Flags().Changed("redirect-uri"), out)
+	})
+	return cmd
+}
+
+type checkClient struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Disabled     bool   `json:"disabled"`
+	RedirectURIs int    `json:"redirect_uris"`
+}
+
+type checkEntry struct {
+	URI        string `json:"uri"`
+	Normalized string `json:"normalized"`
+	Kind       string `json:"kind"`
+	Loopback   bool   `json:"loopback"`
+}
+
+// checkReport is the JSON output of check. Its fields are a stable interface.
+type checkReport struct {
+	ClientID    string        `json:"client_id"`
+	RedirectURI string        `json:"redirect_uri"`
+	Environment string        `json:"environment"`
+	Match       string        `json:"match"`
+	Decision    string        `json:"decision"`
+	Reason      string        `json:"reason"`
+	Description string        `json:"description"`
+	Detail      string        `json:"detail,omitempty"`
+	Client      *checkClient  `json:"client"`
+	Matched     *checkEntry   `json:"matched"`
+	Closest     *closestEntry `json:"closest"`
+	// Otherwise is the decision a disabled client's URI would get if the
+	// client were enabled.
+	Otherwise string `json:"otherwise,omitempty"`
+	ExitCode  int    `json:"exit_code"`
+}
+
+func check(c *common, clientID, redirectURI string, uriGiven bool, out io.Writer) (int, error) {
+	if clientID == "" {
+		return exitUsage, usagef("--client is required")
+	}
+	if !uriGiven {
+		return exitUsage, usagef("--redirect-uri is required")
+	}
+	p, s, err := c.load()
+	if err != nil {
+		return exitUsage, err
+	}
+	d := s.Decide(clientID, redirectURI)
+	if redirectURI == "" {
+		// The handler answers an empty parameter before it looks the
+		// client up.
+		d = registry.Decision{Decision: policy.Decision{Reason: policy.MissingRedirectURI, Detail: "the redirect_uri is empty"}, Client: s.Client(clientID)}
+	}
+	r := checkReport{
+		ClientID: clientID, RedirectURI: redirectURI,
+		Environment: string(p.Environment()), Match: string(p.Match()),
+		Decision: "rejected", Reason: string(d.Reason), Description: d.Reason.Description(), Detail: d.Detail,
+		ExitCode: exitFindings,
+	}
+	if d.Allowed() {
+		r.Decision, r.ExitCode = "allowed", exitOK
+	}
+	if cl := d.Client; cl != nil {
+		r.Client = &checkClient{ID: cl.ID, Name: cl.Name, Disabled: cl.Disabled, RedirectURIs: cl.URIs.Len()}
+		if e := d.Entry; e != nil {
+			r.Matched = &checkEntry{URI: e.Raw, Normalized: e.Normalized, Kind: e.Kind.String(), Loopback: e.Loopback}
+		}
+		if cl.Disabled && redirectURI != "" {
+			r.Otherwise = string(cl.URIs.Decide(redirectURI).Reason)
+		} else if !d.Allowed() && redirectURI != "" {
+			r.Closest = closest(p, cl.URIs.Entries(), redirectURI)
+		}
+	}
+
+	if c.json() {
+		return r.ExitCode, writeJSON(out, &r)
+	}
+	writeCheck(out, &r, d)
+	return r.ExitCode, nil
+}
+
+func writeCheck(out io.Writer, r *checkReport, d registry.Decision) {
+	fmt.Fprintf(out, "decision:     %s\n", r.Decision)
+	fmt.Fprintf(out, "reason:       %s: %s", r.Reason, r.Description)
+	if r.Detail != "" && !strings.EqualFold(strings.TrimSuffix(r.Description, "."), r.Detail) {
+		fmt.Fprintf(out, " (%s)", r.Detail)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "client:       %s", r.ClientID)
+	switch {
+	case r.Client == nil:
+		fmt.Fprint(out, " (not registered)")
+	default:
+		if r.Client.Name != "" {
+			fmt.Fprintf(out, " (%s)", r.Client.Name)
+		}
+		fmt.Fprintf(out, ", %s", plural(r.Client.RedirectURIs, "registered redirect URI", "registered redirect URIs"))
+		if r.Client.Disabled {
+			fmt.Fprint(out, ", disabled")
+		}
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "redirect_uri: %s\n", r.RedirectURI)
+	fmt.Fprintf(out, "environment:  %s, match %s\n", r.Environment, r.Match)
+	if m := r.Matched; m != nil {
+		fmt.Fprintf(out, "matched:      %s (%s", m.URI, m.Kind)
+		if m.URI != m.Normalized {
+			fmt.Fprintf(out, ", normalized %s", m.Normalized)
+		}
+		fmt.Fprintln(out, ")")
+		if why := allowedWhy(d); why != "" {
+			fmt.Fprintf(out, "note:         %s\n", why)
+		}
+	}
+	if r.Otherwise != "" {
+		fmt.Fprintf(out, "otherwise:    %s (if the client were enabled)\n", r.Otherwise)
+	}
+	if cl := r.Closest; cl != nil {
+		fmt.Fprintf(out, "closest:      %s (%s)\n", cl.URI, cl.Kind)
+		if len(cl.Differences) == 0 {
+			fmt.Fprintln(out, "              the URI itself breaks a rule; see the reason")
+		}
+		for _, df := range cl.Differences {
+			fmt.Fprintf(out, "  - %s: %s\n", df.Part, df.Message)
+			if df.Byte > 0 {
+				at := df.Byte - 1
+				if df.Part == "query" {
+					at++ // the '?'
+				}
+				pad := strings.Repeat(" ", at)
+				fmt.Fprintf(out, "      requested:  %s\n      registered: %s\n                  %s^\n", df.Requested, df.Registered, pad)
+			}
+		}
+	}
+}

@@ -1,0 +1,228 @@
+// Package cli adds the redirect-uri-policy subcommands to every Caddy binary
+// built with the module:
+//
+//	caddy redirect-uri-policy lint   --registry FILE --environment ENV
+//	caddy redirect-uri-policy check  --registry FILE --environment ENV --client ID --redirect-uri URI
+//	caddy redirect-uri-policy attack --registry FILE --environment ENV [--target URL]
+//
+// They are registered the Caddy way, with caddycmd.RegisterCommand in init,
+// so `caddy help redirect-uri-policy` documents them.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
+)
+
+// CommandName is the name of the Caddy subcommand.
+const CommandName = "redirect-uri-policy"
+
+// Exit statuses, shared by the subcommands.
+const (
+	exitOK       = 0 // clean, allowed, no difference
+	exitFindings = 1 // warnings (--strict), rejected, flagged or differing variants
+	exitUsage    = 2 // usage, load or registry errors
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  CommandName,
+		Usage: "lint|check|attack --registry <file> --environment <sandbox|production> [flags]",
+		Short: "Lints a redirect URI registry, checks a redirect URI, attacks a policy",
+		Long: `
+Offline and online tools for the redirect_uri_policy handler. Each one reads a
+registry file with the same rules as the handler (--environment, --match and
+--max-uri-length must be those of the handler's configuration).
+
+lint
+    Reports every error and warning of a registry file with file:line:column,
+    then a summary. Exit status 0 when clean (warnings allowed unless
+    --strict), 1 for warnings with --strict, 2 for errors.
+
+check
+    Decides one redirect URI for one client and explains the decision: the
+    registered URI that matched, or the closest one and why it did not match.
+    Exit status 0 allowed, 1 rejected, 2 usage or load errors.
+
+attack
+    Generates the redirect URIs and authorize requests an attacker holding
+    a client's credentials would try (attacker and look-alike hosts,
+    subdomains, userinfo and backslash tricks, scheme downgrade, other
+    ports, path traversal, prefix extension, fragment and query injection,
+    loopback, IDN look-alikes, duplicate and case-variant parameters,
+    request objects) and decides each with the registry. Every variant that
+    would be allowed without being a registered URI is flagged, with why.
+    Exit status 1 with --fail-on-allowed when one is flagged.
+    With --target, sends the same variants to a running proxy (bounded by
+    --max-requests, paced by --rate, never following redirects) and reports
+    every answer that differs from what the registry says. Exit status 1
+    on any difference.
+
+Every subcommand takes --format text|json; JSON is a stable object for CI.
+Run 'caddy help redirect-uri-policy <subcommand>' for its flags.
+`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.SilenceErrors = true
+			cmd.SilenceUsage = true
+			cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+				fmt.Fprintf(c.ErrOrStderr(), "Error: %v\nRun 'caddy help %s' for usage.\n", err, strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" "))
+				return recordStatus(c, exitUsage)
+			})
+			cmd.RunE = func(c *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					fmt.Fprintln(c.ErrOrStderr(), "Error: a subcommand is required: lint, check or attack")
+				} else {
+					fmt.Fprintf(c.ErrOrStderr(), "Error: unknown subcommand %q: want lint, check or attack\n", args[0])
+				}
+				fmt.Fprint(c.ErrOrStderr(), c.UsageString())
+				return recordStatus(c, exitUsage)
+			}
+			cmd.AddCommand(lintCommand(), checkCommand(), attackCommand())
+		},
+	})
+}
+
+// statusKey is the context key under which callers (the tests) may put an
+// *int to receive a subcommand's exit status.
+type statusKey struct{}
+
+// errFindings makes caddycmd.Main exit with status 1: it exits 1 for any
+// error that does not carry another status.
+var errFindings = errors.New("exit status 1")
+
+// recordStatus stores the status for the caller and returns what makes
+// caddycmd.Main exit with it. Main understands only its own unexported error
+// type for statuses other than 0 and 1, which WrapCommandFuncForCobra makes.
+func recordStatus(cmd *cobra.Command, status int) error {
+	if ctx := cmd.Context(); ctx != nil {
+		if p, ok := ctx.Value(statusKey{}).(*int); ok {
+			*p = status
+		}
+	}
+	switch status {
+	case exitOK:
+		return nil
+	case exitFindings:
+		return errFindings
+	}
+	return caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) { return status, nil })(cmd, nil)
+}
+
+// usageError is a mistake in the command line: status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// run adapts a subcommand body to cobra: it writes the error, if any, to
+// stderr and turns the status into what caddycmd.Main exits with.
+func run(f func(cmd *cobra.Command, out, errOut io.Writer) (int, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		status, err := exitUsage, error(nil)
+		if len(args) > 0 {
+			err = usagef("unexpected argument %q (every value is given by a flag)", args[0])
+		} else {
+			status, err = f(cmd, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		}
+		if err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", err)
+			var ue usageError
+			if errors.As(err, &ue) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Run 'caddy help %s %s' for usage.\n", CommandName, cmd.Name())
+			}
+			if status == exitOK {
+				status = exitUsage
+			}
+		}
+		return recordStatus(cmd, status)
+	}
+}
+
+// newSubcommand returns a subcommand whose errors and usage are printed by
+// run, not by cobra.
+func newSubcommand(use, short, long string) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Long: long, SilenceErrors: true, SilenceUsage: true}
+}
+
+// common are the flags that say how the handler reads the registry.
+type common struct {
+	registry     string
+	environment  string
+	match        string
+	maxURILength int
+	format       string
+}
+
+func (c *common) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&c.registry, "registry", "", "Registry file (required)")
+	f.StringVar(&c.environment, "environment", "", "Environment of the policy: sandbox or production (required)")
+	f.StringVar(&c.match, "match", string(policy.MatchExact), "Match mode of the policy: exact or prefix")
+	f.IntVar(&c.maxURILength, "max-uri-length", 0, "Longest redirect URI accepted, in bytes (0: the handler's default, 2048)")
+	f.StringVar(&c.format, "format", "text", "Output format: text or json")
+}
+
+// policy checks the common flags and returns the policy they describe.
+func (c *common) policy() (*policy.Policy, error) {
+	if c.registry == "" {
+		return nil, usagef("--registry is required")
+	}
+	if c.environment == "" {
+		return nil, usagef("--environment is required (sandbox or production)")
+	}
+	if c.format != "text" && c.format != "json" {
+		return nil, usagef("--format %q: want text or json", c.format)
+	}
+	env, err := policy.ParseEnvironment(c.environment)
+	if err != nil {
+		return nil, usagef("--environment: %v", err)
+	}
+	match, err := policy.ParseMatchMode(c.match)
+	if err != nil {
+		return nil, usagef("--match: %v", err)
+	}
+	if c.maxURILength < 0 {
+		return nil, usagef("--max-uri-length must not be negative")
+	}
+	return policy.New(policy.Options{Environment: env, Match: match, MaxURILength: c.maxURILength})
+}
+
+// load returns the policy and the registry loaded with it.
+func (c *common) load() (*policy.Policy, *registry.Snapshot, error) {
+	p, err := c.policy()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := registry.Load(c.registry, p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the registry does not load (run 'caddy %s lint' for details): %w", CommandName, err)
+	}
+	return p, s, nil
+}
+
+func (c *common) json() bool { return c.format == "json" }
+
+// cmdContext returns the command's context, never nil.
+func cmdContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
