@@ -119,7 +119,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		interval = 0
 	}
 	h.loaderKey = loaderKey{file: h.Registry, env: env, match: match, maxLen: h.policy.MaxURILength(), interval: interval}
-	if h.loader, err = acquireLoader(h.loaderKey, h.policy, h.metrics); err != nil {
+	if h.loader, err = acquireLoader(h.loaderKey, h.policy, h.metrics, h.logger); err != nil {
 		return fmt.Errorf("loading registry: %w", err)
 	}
 	s := h.loader.Snapshot()

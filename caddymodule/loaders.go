@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
@@ -39,15 +40,38 @@ type reporterKey struct {
 	policy string
 }
 
-// reporter holds a subscription of a policy's metrics to a loader's reloads.
-type reporter struct{ cancel func() }
+// reporter turns a loader's reload events into a policy's metrics and log
+// entries. When the last handler of the policy goes, it stops and removes
+// the policy's registry gauges, so that a policy taken out of the config
+// leaves no stale value (a stale 0 would keep an alert firing).
+type reporter struct {
+	metrics *policyMetrics
+	logger  *zap.Logger
+	cancel  func()
+}
 
-func (r reporter) Destruct() error { r.cancel(); return nil }
+func (r *reporter) reloaded(ev registry.ReloadEvent) {
+	r.metrics.reloaded(ev)
+	if ev.Err != nil {
+		r.logger.Error("registry reload failed; the previous registry goes on serving",
+			zap.String("policy", r.metrics.name), zap.String("registry", ev.File), zap.Error(ev.Err))
+		return
+	}
+	r.logger.Info("registry reloaded",
+		zap.String("policy", r.metrics.name), zap.String("registry", ev.File),
+		zap.Int("clients", ev.Snapshot.Len()), zap.Int("redirect_uris", ev.Snapshot.URIs()))
+}
+
+func (r *reporter) Destruct() error {
+	r.cancel()
+	r.metrics.forgetRegistry()
+	return nil
+}
 
 // acquireLoader returns the shared loader for key, loading the file if no
 // handler holds it yet, and makes sure its reloads reach the metrics of the
 // named policy.
-func acquireLoader(key loaderKey, p *policy.Policy, m *policyMetrics) (*registry.Loader, error) {
+func acquireLoader(key loaderKey, p *policy.Policy, m *policyMetrics, logger *zap.Logger) (*registry.Loader, error) {
 	v, _, err := loaders.LoadOrNew(key, func() (caddy.Destructor, error) {
 		l, err := registry.NewLoader(key.file, p, key.interval)
 		if err != nil {
@@ -61,7 +85,10 @@ func acquireLoader(key loaderKey, p *policy.Policy, m *policyMetrics) (*registry
 	}
 	l := v.(sharedLoader).Loader
 	_, loaded, err := reporters.LoadOrNew(reporterKey{key, m.name}, func() (caddy.Destructor, error) {
-		return reporter{cancel: l.Subscribe(m.reloaded)}, nil
+		r := &reporter{metrics: m, logger: logger}
+		r.cancel = l.Subscribe(r.reloaded)
+		m.useRegistryGauges()
+		return r, nil
 	})
 	if err != nil {
 		releaseLoader(key, "")

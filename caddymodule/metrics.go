@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -103,6 +104,10 @@ func newPolicyMetrics(name string, env policy.Environment, clientMetrics bool) *
 	add(decisionAllowed, policy.AllowReasons)
 	add(decisionRejected, policy.RejectReasons)
 	add(decisionReported, policy.RejectReasons)
+	// Start the reload counters at 0, so that the first failure shows as
+	// an increase.
+	registryReloadsTotal.WithLabelValues(name, "success")
+	registryReloadsTotal.WithLabelValues(name, "failure")
 	return m
 }
 
@@ -130,4 +135,33 @@ func (m *policyMetrics) reloaded(ev registry.ReloadEvent) {
 	}
 	registryReloadsTotal.WithLabelValues(m.name, "success").Inc()
 	m.snapshotLoaded(ev.Snapshot)
+}
+
+// gaugeUsers counts, per policy name, the reporters setting its registry
+// gauges: a config reload that moves a policy to another file starts the
+// new reporter before it ends the old one.
+var gaugeUsers = struct {
+	sync.Mutex
+	n map[string]int
+}{n: map[string]int{}}
+
+// useRegistryGauges records that a reporter sets the policy's gauges.
+func (m *policyMetrics) useRegistryGauges() {
+	gaugeUsers.Lock()
+	defer gaugeUsers.Unlock()
+	gaugeUsers.n[m.name]++
+}
+
+// forgetRegistry removes the policy's registry gauges once no reporter of
+// the policy is left.
+func (m *policyMetrics) forgetRegistry() {
+	gaugeUsers.Lock()
+	defer gaugeUsers.Unlock()
+	if gaugeUsers.n[m.name]--; gaugeUsers.n[m.name] > 0 {
+		return
+	}
+	delete(gaugeUsers.n, m.name)
+	for _, g := range []*prometheus.GaugeVec{registryClients, registryRedirectURIs, registryLastReloadSuccessful, registryLastSuccess} {
+		g.DeleteLabelValues(m.name)
+	}
 }

@@ -83,6 +83,11 @@ func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision
 			ClientID:    truncate(ps.clientID, 128),
 			RedirectURI: truncate(ps.redirectURI, 256),
 		}
+		if d.Reason == policy.DuplicateParameter {
+			// Which copy is "the" request's is what the attacker plays on:
+			// show none.
+			page.ClientID, page.RedirectURI = "", ""
+		}
 		if d.Client != nil {
 			page.ClientName = truncate(d.Client.Name, 128)
 		}
