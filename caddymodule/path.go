@@ -158,15 +158,10 @@ func unescapeInPlace(b []byte) ([]byte, error) {
 			out = append(out, b[i])
 			continue
 		}
-		if i+2 >= len(b) {
+		if i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) {
 			return nil, errBadPath
 		}
-		hi, ok1 := hexVal(b[i+1])
-		lo, ok2 := hexVal(b[i+2])
-		if !ok1 || !ok2 {
-			return nil, errBadPath
-		}
-		out = append(out, hi<<4|lo)
+		out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
 		i += 2
 	}
 	return out, nil
@@ -177,12 +172,3 @@ func hasPercent(b []byte) bool { return bytes.IndexByte(b, '%') >= 0 }
 func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
 func lastIndexByte(b []byte, c byte) int { return bytes.LastIndexByte(b, c) }
-
-// hexVal returns the value of the hex digit c.
-func hexVal(c byte) (byte, bool) {
-	if c < '0' {
-		return 0, false
-	}
-	i := strings.IndexByte("0123456789abcdef", c|0x20) // c|0x20 lowercases letters
-	return byte(i), i >= 0
-}
