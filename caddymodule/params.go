@@ -36,8 +36,8 @@ func (p *params) scan(raw string) policy.Reason {
 		}
 		var dst *string
 		// Every name nameIs reads as one of ours starts with c or r once
-		// leading spaces are dropped (no non-ASCII letter folds onto
-		// either), so most names need no closer look.
+		// leading spaces are dropped and its first letter folded, so most
+		// names need no closer look.
 		switch leadLower(name) {
 		case 'c':
 			if nameIs(name, "client_id") {
@@ -72,16 +72,17 @@ func (p *params) scan(raw string) policy.Reason {
 
 // leadLower returns the first byte of name after leading spaces, with ASCII
 // letters lowercased, or 0 for an empty name.
-func leadLower(name string) byte {
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c != ' ' {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			return c
-		}
+func leadLower(name string) rune {
+	name = strings.TrimLeft(name, " ")
+	if name == "" {
+		return 0
 	}
-	return 0
+	r := rune(name[0])
+	if r >= utf8.RuneSelf {
+		r, _ = utf8.DecodeRuneInString(name)
+		r = asciiFold(r)
+	}
+	return unicode.ToLower(r)
 }
 
 // queryUnescape decodes s as url.QueryUnescape does ("+" is a space, %XX
@@ -204,6 +205,9 @@ func nameIs(name, target string) bool {
 // asciiFold returns the ASCII letter that r folds onto in some upstream's
 // case-insensitive comparison, or r.
 func asciiFold(r rune) rune {
+	if 0xFF01 <= r && r <= 0xFF5E {
+		return r - 0xFEE0 // fullwidth forms, which best-fit mappings read as ASCII
+	}
 	for _, f := range []rune{unicode.ToLower(r), unicode.ToUpper(r)} {
 		if f < utf8.RuneSelf {
 			return f

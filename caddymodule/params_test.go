@@ -63,7 +63,7 @@ func TestNameIs(t *testing.T) {
 		{"redirect_uri]", "redirect_uri", false},
 		{"redirect_ur\u0131", "redirect_uri", true},  // ı at the end
 		{"redirect_ur\u00ef", "redirect_uri", false}, // ï is another letter
-		{"redirect_ur\uff49", "redirect_uri", false}, // fullwidth ｉ
+		{"redirect_ur\uff49", "redirect_uri", true}, // fullwidth ｉ, as best-fit mappings read it
 		{"redirect_uri\u200b", "redirect_uri", false},
 		{"client_ids", "client_id", false},
 		{"client_id2", "client_id", false},
@@ -388,22 +388,28 @@ func TestParamsQueryUnescapeAllocs(t *testing.T) {
 	}
 }
 
-// TestLeadLowerPrefilter: scan looks closer only at names that lead with c
-// or r (after spaces), which is sound only if no non-ASCII letter folds
-// onto c or r in nameIs.
+// TestNameLeadLowerPrefilter: scan looks closer only at names whose first
+// letter, folded, is c or r, which is sound only if that prefilter agrees
+// with nameIs on every leading rune.
 func TestNameLeadLowerPrefilter(t *testing.T) {
 	for r := rune(utf8.RuneSelf); r <= utf8.MaxRune; r++ {
-		switch asciiFold(r) {
-		case 'c', 'C', 'r', 'R':
-			t.Fatalf("asciiFold(%U) = %q: names leading with it escape scan's prefilter", r, asciiFold(r))
+		if !utf8.ValidRune(r) {
+			continue
+		}
+		lead := leadLower(string(r) + "x")
+		for _, target := range []string{"client_id", "redirect_uri", "request"} {
+			name := string(r) + target[1:]
+			if nameIs(name, target) && lead != rune(target[0]) {
+				t.Fatalf("nameIs(%q, %q) but leadLower = %q: scan's prefilter would miss it", name, target, lead)
+			}
 		}
 	}
 	for _, tc := range []struct {
 		name string
-		want byte
+		want rune
 	}{
 		{"", 0}, {"   ", 0}, {"client_id", 'c'}, {"  Client_ID", 'c'}, {"REDIRECT", 'r'},
-		{"\u0131", 0xc4}, {"_x", '_'}, {"[", '['},
+		{"\u0131", 'i'}, {"\uff52edirect_uri", 'r'}, {"\uff23lient_id", 'c'}, {"_x", '_'}, {"[", '['},
 	} {
 		if got := leadLower(tc.name); got != tc.want {
 			t.Errorf("leadLower(%q) = %q; want %q", tc.name, got, tc.want)

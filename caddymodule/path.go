@@ -63,11 +63,13 @@ func (s pathSet) match(escaped string) (bool, error) {
 // canonicalPath appends to dst the form of an escaped path that the most
 // lenient upstream would route by: percent-decoded (repeatedly, for double
 // encoding), backslashes read as slashes, cut at a NUL, ";" parameters
-// dropped from each segment, empty and "." segments dropped, ".." resolved,
-// trailing dots and spaces of a segment dropped (as Windows servers do; a
-// segment left empty is dropped too), letters lowercased (ASCII ones, and
-// the non-ASCII letters that case-fold onto ASCII ones, such as the dotless
-// ı and the dotted İ) and no trailing slash.
+// dropped from each segment, white space and control characters around a
+// segment dropped (as path matchers that trim tokens do), empty and "."
+// segments dropped, ".." resolved, trailing dots and spaces of a segment
+// dropped (as Windows servers do; a segment left empty is dropped too),
+// letters lowercased (ASCII ones, the non-ASCII letters that case-fold onto
+// ASCII ones, such as the dotless ı and the dotted İ, and fullwidth forms)
+// and no trailing slash.
 func canonicalPath(escaped string, dst []byte) ([]byte, error) {
 	// A leading "/" makes every segment, the first included, follow a
 	// separator, which the rewrite in place below relies on: the "/" it
@@ -105,6 +107,7 @@ func canonicalPath(escaped string, dst []byte) ([]byte, error) {
 		if k := indexByte(seg, ';'); k >= 0 {
 			seg = seg[:k]
 		}
+		seg = bytes.TrimFunc(seg, isSpaceOrControl)
 		switch string(seg) {
 		case "", ".":
 			continue
@@ -166,6 +169,8 @@ func unescapeInPlace(b []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
 
 func hasPercent(b []byte) bool { return bytes.IndexByte(b, '%') >= 0 }
 
