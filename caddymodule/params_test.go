@@ -63,7 +63,7 @@ func TestNameIs(t *testing.T) {
 		{"redirect_uri]", "redirect_uri", false},
 		{"redirect_ur\u0131", "redirect_uri", true},  // ı at the end
 		{"redirect_ur\u00ef", "redirect_uri", false}, // ï is another letter
-		{"redirect_ur\uff49", "redirect_uri", true}, // fullwidth ｉ, as best-fit mappings read it
+		{"redirect_ur\uff49", "redirect_uri", true},  // fullwidth ｉ, as best-fit mappings read it
 		{"redirect_uri\u200b", "redirect_uri", false},
 		{"client_ids", "client_id", false},
 		{"client_id2", "client_id", false},
