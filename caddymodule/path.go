@@ -46,18 +46,32 @@ func (s pathSet) match(escaped string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// An encoded "?" or "#" that a proxy behind us decodes would end the
+	// path there and start a query of the attacker's: an authorize path
+	// followed by one cannot be read unambiguously.
+	if i := bytes.IndexAny(c, "?#"); i >= 0 {
+		if s.names(bytes.TrimRight(c[:i], "/")) {
+			return false, errBadPath
+		}
+		return false, nil
+	}
+	return s.names(c), nil
+}
+
+// names reports whether the canonical path c is one of s, or one of s with
+// a suffix such as ".json" (older Spring MVC routes /oauth/authorize.json to
+// /oauth/authorize).
+func (s pathSet) names(c []byte) bool {
 	for _, p := range s.paths {
 		if string(c) == p {
-			return true, nil
+			return true
 		}
-		// Suffix pattern matching (as older Spring MVC does):
-		// /oauth/authorize.json routes to /oauth/authorize.
 		if len(c) > len(p)+1 && string(c[:len(p)]) == p && c[len(p)] == '.' &&
 			strings.IndexByte(string(c[len(p):]), '/') < 0 {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
 }
 
 // canonicalPath appends to dst the form of an escaped path that the most

@@ -181,6 +181,11 @@ func TestPathCannotNormalize(t *testing.T) {
 		"/oauth/%25252561uthorize", // encoded four times
 		"/oauth%2525252fauthorize",
 		"/oauth/authorize%25252525",
+		// an encoded "?" or "#" after the authorize path
+		"/oauth/authorize%3Fredirect_uri=https://evil.example/",
+		"/oauth/authorize/%3f",
+		"/OAuth/Authorize%2523x",
+		"/oauth/authorize.json%3Fx",
 	} {
 		ok, err := s.match(p)
 		if ok || !errors.Is(err, errBadPath) {
