@@ -32,6 +32,11 @@ func BenchmarkDecide(b *testing.B) {
 	}{
 		{"exact", MatchExact, "https://library.example.edu/orcid/callback",
 			"https://library.example.edu/orcid/callback", ExactMatch},
+		// The same registration written another way (letter case, default
+		// port): decided by parsing, without the shortcut for requests
+		// identical to a normalized registration.
+		{"exact-parsed", MatchExact, "https://library.example.edu/orcid/callback",
+			"https://Library.Example.edu:443/orcid/callback", ExactMatch},
 		{"host-only", MatchExact, "https://portal.example.edu",
 			"https://portal.example.edu/orcid/callback?state=af0ifjsldkj", HostMatch},
 		{"prefix", MatchPrefix, "https://library.example.edu/orcid",

@@ -285,6 +285,10 @@ func FuzzDecide(f *testing.F) {
 		}
 
 		d := s.Decide(requested)
+		sameDecision(t, "parsing path", requested, d, s.decideParsed(requested))
+		for _, e := range s.Entries() {
+			sameDecision(t, "parsing path", e.Normalized, s.Decide(e.Normalized), s.decideParsed(e.Normalized))
+		}
 		if !d.Reason.Allows() && d.Entry != nil {
 			t.Fatalf("rejection %s names entry %q", d.Reason, d.Entry.Raw)
 		}

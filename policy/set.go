@@ -162,6 +162,44 @@ func (d Decision) Allowed() bool { return d.Reason.Allows() }
 // Decide checks a requested redirect URI, as the upstream will receive it
 // (decoded from the request's parameters), against s.
 func (s *Set) Decide(raw string) Decision {
+	// A request that repeats a registration in its normalized form, as
+	// nearly every legitimate one does, passes every rule that entry
+	// passed (but for the length limit, which normalizing can cross) and
+	// matches it best: no need to parse it.
+	if len(raw) <= s.policy.maxLen {
+		if e := s.identical(raw); e != nil {
+			if e.Kind == HostOnly {
+				return Decision{Reason: HostMatch, Entry: e}
+			}
+			return Decision{Reason: ExactMatch, Entry: e}
+		}
+	}
+	return s.decideParsed(raw)
+}
+
+// identical returns the entry whose normalized form is raw, if any. Sandbox
+// loopback entries are left to the parsing path, which picks among entries
+// that only the ignored port tells apart.
+func (s *Set) identical(raw string) *Entry {
+	var e *Entry
+	if s.exact != nil {
+		e = s.exact[raw] // host-only entries are found by the parsing path
+	} else {
+		for i := range s.entries {
+			if s.entries[i].Normalized == raw {
+				e = &s.entries[i]
+				break
+			}
+		}
+	}
+	if e == nil || e.Normalized != raw || e.Loopback && s.policy.env == Sandbox {
+		return nil
+	}
+	return e
+}
+
+// decideParsed is Decide without the shortcut for normalized registrations.
+func (s *Set) decideParsed(raw string) Decision {
 	p := s.policy
 	u, r, detail := p.check(raw)
 	if r != "" {
