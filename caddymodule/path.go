@@ -13,6 +13,11 @@ var errBadPath = errors.New("path cannot be normalized")
 // server could route to the same endpoint.
 type pathSet struct {
 	paths []string // canonical forms
+	// The last segments of paths: a path without escapes or non-ASCII
+	// bytes can only name one of paths if it contains one of them, in some
+	// letter case (canonicalizing only cuts and trims segments and folds
+	// ASCII case). An empty one (the root) turns the shortcut off.
+	lastSegments []string
 }
 
 func newPathSet(paths []string) (pathSet, error) {
@@ -26,8 +31,47 @@ func newPathSet(paths []string) (pathSet, error) {
 			return s, errors.New("path " + p + ": " + err.Error())
 		}
 		s.paths = append(s.paths, string(c))
+		s.lastSegments = append(s.lastSegments, string(c[bytes.LastIndexByte(c, '/')+1:]))
 	}
 	return s, nil
+}
+
+// cannotName reports, cheaply, that a path names none of s, so that the
+// site's other requests (static files, APIs) skip canonicalization.
+func (s pathSet) cannotName(escaped string) bool {
+	for i := 0; i < len(escaped); i++ {
+		if c := escaped[i]; c == '%' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	for _, seg := range s.lastSegments {
+		if seg == "" || containsFold(escaped, seg) {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFold reports whether s contains the lowercase ASCII string sub in
+// any letter case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for j < len(sub) {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+			j++
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // match reports whether the escaped request path names an authorize path,
@@ -40,6 +84,9 @@ func (s pathSet) match(escaped string) (bool, error) {
 		if escaped == p {
 			return true, nil
 		}
+	}
+	if s.cannotName(escaped) {
+		return false, nil
 	}
 	var buf [256]byte
 	c, err := canonicalPath(escaped, buf[:0])

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -337,5 +338,45 @@ func TestPathMatchAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { _, _ = s.match(p) }); n != 0 {
 			t.Errorf("match(%q) allocates %v times; want 0", p, n)
 		}
+	}
+}
+
+// TestPathCannotNameSound: the shortcut for other paths never skips a path
+// that canonicalizes to an authorize path. Random paths over an alphabet
+// rich in the target's letters, separators, dot segments and parameters.
+func TestPathCannotNameSound(t *testing.T) {
+	s, err := newPathSet([]string{"/oauth/authorize", "/Custom/Auth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const alphabet = "/\\;.. =-_aAuUtThHoOrRiIzZeEcCsSmMxX\t\x00"
+	rng := rand.New(rand.NewPCG(1, 2))
+	named, skipped := 0, 0
+	for range 300000 {
+		b := make([]byte, 1+rng.IntN(24))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		// Splice in a target now and then, so that matches are common.
+		p := string(b)
+		if rng.IntN(3) == 0 {
+			cut := rng.IntN(len(p) + 1)
+			p = p[:cut] + []string{"/oauth/authorize", "/OAUTH//Authorize/.", "/custom/auth;x", "/x/../Oauth\\authorize.json"}[rng.IntN(4)] + p[cut:]
+		}
+		var buf [256]byte
+		c, err := canonicalPath(p, buf[:0])
+		names := err == nil && s.names(c)
+		if s.cannotName(p) {
+			skipped++
+			if names {
+				t.Fatalf("cannotName(%q) but it canonicalizes to %q, an authorize path", p, c)
+			}
+		}
+		if names {
+			named++
+		}
+	}
+	if named == 0 || skipped == 0 {
+		t.Fatalf("named %d, skipped %d: the generator does not exercise both sides", named, skipped)
 	}
 }
