@@ -66,7 +66,7 @@ func adapt(t *testing.T, cf string) string {
 }
 
 func TestCaddyfilesAdapt(t *testing.T) {
-	p := CaddyfileParams{Port: 18080, AdminPort: 12019, Upstream: "127.0.0.1:19090", Registry: "/tmp/reg.json"}
+	p := CaddyfileParams{Port: 18080, AdminPort: 12019, Upstream: "127.0.0.1:19090", Registry: "/etc/caddy/reg.json"}
 	for _, c := range testPlan() {
 		js := adapt(t, Caddyfile(c, p))
 		var cfg struct {
@@ -89,7 +89,7 @@ func TestCaddyfilesAdapt(t *testing.T) {
 		}
 		switch c.Kind {
 		case KindModule:
-			if !strings.Contains(js, `"registry":"/tmp/reg.json"`) || !strings.Contains(js, `"environment":"production"`) {
+			if !strings.Contains(js, `"registry":"/etc/caddy/reg.json"`) || !strings.Contains(js, `"environment":"production"`) {
 				t.Errorf("%s: module config: %s", c.Name, js)
 			}
 			if c.Reloading != strings.Contains(js, `"reload_interval":100000000`) {
