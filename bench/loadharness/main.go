@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/bench"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
 )
 
 const pinnedEnv = "LOADHARNESS_PINNED"
@@ -406,6 +407,26 @@ type harness struct {
 	seq         int
 }
 
+// prepareRegistry returns the registry file a configuration runs with, if
+// any. A reloading configuration gets a file of its own, named
+// reloadingName, holding the first of the two contents that the rewriter
+// alternates, which it also returns.
+func (h *harness) prepareRegistry(c Config, reloadingName string) (string, [][]byte, error) {
+	if c.Kind != KindModule {
+		return "", nil, nil
+	}
+	if !c.Reloading {
+		f, err := h.registryFile(c)
+		return f, nil, err
+	}
+	contents := [][]byte{Registry(c, 0), Registry(c, 1)}
+	f := filepath.Join(h.work, reloadingName)
+	if err := os.WriteFile(f, contents[0], 0o644); err != nil {
+		return "", nil, err
+	}
+	return f, contents, nil
+}
+
 // registryFile returns the (shared, read-only) registry file of c.
 func (h *harness) registryFile(c Config) (string, error) {
 	key := fmt.Sprintf("clients-%d-list-%d", c.Clients, c.ListURIs)
@@ -431,14 +452,11 @@ func (h *harness) start(c Config, registry string) (*Caddy, time.Duration, error
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, 0, err
 	}
-	port, err := freePort()
+	ports, err := loopback.FreePorts(2)
 	if err != nil {
 		return nil, 0, err
 	}
-	admin, err := freePort()
-	if err != nil {
-		return nil, 0, err
-	}
+	port, admin := ports[0], ports[1]
 	cf := Caddyfile(c, CaddyfileParams{Port: port, AdminPort: admin, Upstream: h.upstream, Registry: registry})
 	t0 := time.Now()
 	cd, err := startCaddy(h.caddy, h.taskset, h.o.serverCPU, dir, cf, port, admin)
@@ -464,19 +482,9 @@ func (h *harness) finish(cd *Caddy, failed bool) {
 // measure runs one configuration once: Caddy started fresh, warmed up,
 // then loaded for the measured duration.
 func (h *harness) measure(ctx context.Context, c Config, round int) (Run, error) {
-	var registry string
-	var contents [][]byte
-	var err error
-	if c.Kind == KindModule {
-		if c.Reloading {
-			contents = [][]byte{Registry(c, 0), Registry(c, 1)}
-			registry = filepath.Join(h.work, fmt.Sprintf("reloading-%d.json", round))
-			if err := os.WriteFile(registry, contents[0], 0o644); err != nil {
-				return Run{}, err
-			}
-		} else if registry, err = h.registryFile(c); err != nil {
-			return Run{}, err
-		}
+	registry, contents, err := h.prepareRegistry(c, fmt.Sprintf("reloading-%d.json", round))
+	if err != nil {
+		return Run{}, err
 	}
 	cd, _, err := h.start(c, registry)
 	if err != nil {
@@ -548,19 +556,9 @@ func (h *harness) measure(ctx context.Context, c Config, round int) (Run, error)
 // from its admin endpoint while wrk loads it (and, for a reloading config,
 // while the registry is rewritten).
 func (h *harness) profile(ctx context.Context, c Config, out string) (Profile, error) {
-	var registry string
-	var contents [][]byte
-	var err error
-	if c.Kind == KindModule {
-		if c.Reloading {
-			contents = [][]byte{Registry(c, 0), Registry(c, 1)}
-			registry = filepath.Join(h.work, "reloading-profile.json")
-			if err := os.WriteFile(registry, contents[0], 0o644); err != nil {
-				return Profile{}, err
-			}
-		} else if registry, err = h.registryFile(c); err != nil {
-			return Profile{}, err
-		}
+	registry, contents, err := h.prepareRegistry(c, "reloading-profile.json")
+	if err != nil {
+		return Profile{}, err
 	}
 	cd, _, err := h.start(c, registry)
 	if err != nil {
