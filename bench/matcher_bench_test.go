@@ -11,14 +11,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/caddymodule"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/cputime"
 )
 
 // ListSizes are the allow-list sizes compared.
@@ -102,20 +101,6 @@ type forwarded struct{ n int }
 
 func (f *forwarded) ServeHTTP(http.ResponseWriter, *http.Request) error { f.n++; return nil }
 
-// threadCPU returns the CPU time of the calling thread on Linux (of the
-// process elsewhere), as caddymodule's BenchmarkServeHTTP measures it.
-func threadCPU() time.Duration {
-	who := syscall.RUSAGE_SELF
-	if runtime.GOOS == "linux" {
-		who = 1 // RUSAGE_THREAD
-	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(who, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // TestAllowListCompared checks that both sides of the comparison decide
 // the same way: the listed URI passes, another one does not.
 func TestAllowListCompared(t *testing.T) {
@@ -191,9 +176,9 @@ func measure(b *testing.B, f func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
-	cpu := threadCPU()
+	cpu := cputime.Thread()
 	for b.Loop() {
 		f()
 	}
-	b.ReportMetric(float64(threadCPU()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Thread()-cpu)/float64(b.N), "cpu-ns/op")
 }

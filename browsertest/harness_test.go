@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
 )
 
 // chromiumPath is Debian's Chromium (packages chromium and chromium-driver).
@@ -258,22 +260,6 @@ func testCertificate(t *testing.T) (tls.Certificate, string) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// freePorts returns n distinct free ports on 127.0.0.1. Another process can
-// take one before Caddy binds it; startCaddy retries with new ports then.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
-
 // caddyfile is the configuration of the Caddy under test: a production and
 // a sandbox authorization server, each enforcing, and a report-only twin of
 // each as the control that shows what the browser does without the policy.
@@ -310,7 +296,7 @@ func (e *env) startCaddy(ctx context.Context, t *testing.T, bin, dir, sandboxJSO
 	t.Helper()
 	var lastErr error
 	for attempt := 1; attempt <= 3; attempt++ {
-		ports := freePorts(t, 5)
+		ports := loopback.Ports(t, 5)
 		admin := ports[0]
 		e.sandboxPort, e.sandboxReportPort, e.prodPort, e.prodReportPort = ports[1], ports[2], ports[3], ports[4]
 		config := filepath.Join(dir, "Caddyfile")

@@ -5,26 +5,12 @@ package caddymodule
 import (
 	"net/http"
 	"runtime"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
-)
 
-// threadCPU returns the CPU time of the calling thread on Linux (of the
-// process elsewhere).
-func threadCPU() time.Duration {
-	who := syscall.RUSAGE_SELF
-	if runtime.GOOS == "linux" {
-		who = 1 // RUSAGE_THREAD
-	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(who, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/cputime"
+)
 
 // BenchmarkServeHTTP measures the handler's own cost per request: the
 // request, its replacer and the response writer are reused, so what is
@@ -61,13 +47,13 @@ func BenchmarkServeHTTP(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			b.ReportAllocs()
-			cpu := threadCPU()
+			cpu := cputime.Thread()
 			for b.Loop() {
 				if err := bc.h.ServeHTTP(w, r, nopNext); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(threadCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Thread()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

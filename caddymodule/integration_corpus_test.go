@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
 )
@@ -145,7 +146,7 @@ func TestIntegrationCorpus(t *testing.T) {
 		for _, rc := range ecs {
 			wants = append(wants, rc.ClientID)
 		}
-		assertLoadError(t, policyCaddyfile(freePort(t), reg, env), wants...)
+		assertLoadError(t, policyCaddyfile(loopback.Port(t), reg, env), wants...)
 	}
 
 	after := scrape(t)

@@ -35,6 +35,7 @@ import (
 
 	_ "github.com/redirect-uri-policy/caddy-redirect-uri-policy/caddymodule"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/caddybin"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
 )
 
 // adminAddr is where the caddytest harness expects Caddy's admin endpoint.
@@ -111,17 +112,6 @@ func (u *upstream) since(n int) []seen {
 // ---------------------------------------------------------------------------
 // Caddy
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // globalOptions starts every config: the harness's admin address, no
 // automatic HTTPS, nothing written to the autosave file.
 const globalOptions = `{
@@ -141,7 +131,7 @@ type site struct {
 }
 
 func newSite(t *testing.T, up *upstream, policyLines ...string) *site {
-	return &site{port: freePort(t), policy: strings.Join(policyLines, "\n"), upstream: up}
+	return &site{port: loopback.Port(t), policy: strings.Join(policyLines, "\n"), upstream: up}
 }
 
 func (s *site) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/caddybin"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
 )
 
 // reloadWait bounds how long a registry edit may take to be served with a
@@ -282,7 +283,7 @@ func TestIntegrationValidate(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(sub, "Caddyfile")
-		if err := os.WriteFile(cfg, []byte(policyCaddyfile(freePort(t), reg, env)), 0o644); err != nil {
+		if err := os.WriteFile(cfg, []byte(policyCaddyfile(loopback.Port(t), reg, env)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(bin, "validate", "--config", cfg, "--adapter", "caddyfile")
@@ -350,15 +351,15 @@ func TestIntegrationLoadError(t *testing.T) {
 	if err := os.WriteFile(broken, []byte(brokenRegistry), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	assertLoadError(t, policyCaddyfile(freePort(t), broken, "production"), broken+":6:7", "unknown field")
+	assertLoadError(t, policyCaddyfile(loopback.Port(t), broken, "production"), broken+":6:7", "unknown field")
 
 	// A corpus case of a registry error: loopback in production.
 	loop := writeRegistry(t, dir, "loopback.json", "production",
 		regClient{ClientID: "APP-LOOP", RedirectURIs: []string{"https://localhost/cb"}})
-	assertLoadError(t, policyCaddyfile(freePort(t), loop, "production"), loop+":")
+	assertLoadError(t, policyCaddyfile(loopback.Port(t), loop, "production"), loop+":")
 
 	// A missing registry file.
-	assertLoadError(t, policyCaddyfile(freePort(t), filepath.Join(dir, "missing.json"), "production"), "missing.json")
+	assertLoadError(t, policyCaddyfile(loopback.Port(t), filepath.Join(dir, "missing.json"), "production"), "missing.json")
 
 	// The config that was running still runs.
 	n := up.count()

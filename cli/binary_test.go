@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/caddybin"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
 )
 
 // runBinary runs the Caddy binary with args and returns what it printed and
@@ -77,17 +77,6 @@ func TestBinaryExitStatuses(t *testing.T) {
 				strings.Join(tc.args, " "), tc.status, tc.stdout, tc.stderr, r)
 		}
 	}
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // startCaddy runs the binary with a Caddyfile until the test ends, and
@@ -161,7 +150,7 @@ func startCaddy(t *testing.T, caddyfile string, sites ...string) {
 // every spelling, or at all, are caught.
 func TestAttackTargetRealCaddy(t *testing.T) {
 	reg := writeFile(t, "prod.json", prodRegistry)
-	admin, good, routed, otherPath := freePort(t), freePort(t), freePort(t), freePort(t)
+	admin, good, routed, otherPath := loopback.Port(t), loopback.Port(t), loopback.Port(t), loopback.Port(t)
 	policy := fmt.Sprintf("redirect_uri_policy {\n\t\tregistry %s\n\t\tenvironment production\n", reg)
 	caddyfile := fmt.Sprintf(`{
 	admin 127.0.0.1:%d

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/caddybin"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
 )
 
 const (
@@ -240,7 +240,7 @@ func TestEndToEnd(t *testing.T) {
 	defer func() { t.Logf("end-to-end run took %v", time.Since(started).Round(time.Millisecond)) }()
 
 	dir := t.TempDir()
-	ports := freePorts(t, 3)
+	ports := loopback.Ports(t, 3)
 	adminAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	siteAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	promAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
@@ -536,20 +536,6 @@ func binary(t *testing.T, name string) string {
 		t.Fatalf("%s not found (install Debian's prometheus package; scripts/test does): %v", name, err)
 	}
 	return p
-}
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close() // held until all are chosen, so they differ
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
 }
 
 func writeFile(t *testing.T, path, content string) {

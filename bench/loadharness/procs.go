@@ -15,17 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
+)
 
 // serveUpstream is the upstream: it answers every request 200 "ok". It runs
 // in its own process (the harness started with -upstream) so that it can be
@@ -77,10 +69,11 @@ type Upstream struct {
 
 // startUpstream re-executes the harness as the upstream, pinned to cpu.
 func startUpstream(taskset, cpu string, maxLife time.Duration) (*Upstream, error) {
-	port, err := freePort()
+	ports, err := loopback.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
+	port := ports[0]
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
