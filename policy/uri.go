@@ -20,7 +20,6 @@ type uri struct {
 	rest        string     // path and query, as written
 	pathLen     int        // length of the path within rest
 	loopback    bool
-	unspecified bool
 }
 
 func (u *uri) path() string { return u.rest[:u.pathLen] }
@@ -118,9 +117,10 @@ func (p *Policy) parse(s string) (u uri, r Reason, detail string) {
 			u.ip = ip
 		}
 	}
+	unspecified := false
 	if u.ip.IsValid() {
 		ip := u.ip.Unmap()
-		u.loopback, u.unspecified = ip.IsLoopback(), ip.IsUnspecified()
+		u.loopback, unspecified = ip.IsLoopback(), ip.IsUnspecified()
 	} else {
 		u.loopback = asciiEqualFold(u.host, "localhost") ||
 			len(u.host) > len(".localhost") && asciiEqualFold(u.host[len(u.host)-len(".localhost"):], ".localhost")
@@ -128,7 +128,7 @@ func (p *Policy) parse(s string) (u uri, r Reason, detail string) {
 	// The unspecified addresses fail with the host rule of the syntax, so
 	// before the port and path rules and the rules of the environment; only
 	// the reason depends on the environment.
-	if u.unspecified {
+	if unspecified {
 		if p.env == Production {
 			return u, LoopbackNotAllowed, "production does not allow unspecified addresses"
 		}
@@ -185,8 +185,6 @@ func (p *Policy) checkEnvironment(u *uri) (Reason, string) {
 		return InsecureScheme, "production requires https"
 	case u.loopback:
 		return LoopbackNotAllowed, "production does not allow loopback hosts"
-	case u.unspecified:
-		return LoopbackNotAllowed, "production does not allow unspecified addresses"
 	}
 	return "", ""
 }
