@@ -13,13 +13,13 @@ const DefaultMaxURILength = 2048
 // the policy compares. Its strings are substrings of the input: nothing is
 // decoded, so what is compared is what the upstream and the browser see.
 type uri struct {
-	https       bool
-	host        string     // as written, without brackets
-	ip          netip.Addr // valid for IP literals
-	port        string     // "" when absent or the scheme's default
-	rest        string     // path and query, as written
-	pathLen     int        // length of the path within rest
-	loopback    bool
+	https    bool
+	host     string     // as written, without brackets
+	ip       netip.Addr // valid for IP literals
+	port     string     // "" when absent or the scheme's default
+	rest     string     // path and query, as written
+	pathLen  int        // length of the path within rest
+	loopback bool
 }
 
 func (u *uri) path() string { return u.rest[:u.pathLen] }
