@@ -24,20 +24,33 @@ func (p *params) scan(raw string) policy.Reason {
 		return policy.MalformedRequest
 	}
 	for raw != "" {
-		var pair string
-		pair, raw, _ = strings.Cut(raw, "&")
+		pair := raw
+		if i := strings.IndexByte(raw, '&'); i >= 0 {
+			pair, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = ""
+		}
 		if pair == "" {
 			continue
 		}
-		rawName, rawValue, _ := strings.Cut(pair, "=")
+		if !mayName[pair[0]] {
+			// Only checked, as url.QueryUnescape would: decoding a pair
+			// nobody reads would cost an allocation. An escape never
+			// spans the "=", so the pair is valid when both halves are.
+			if !validEscapes(pair) {
+				return policy.MalformedRequest
+			}
+			continue
+		}
+		rawName, rawValue := pair, ""
+		if i := strings.IndexByte(pair, '='); i >= 0 {
+			rawName, rawValue = pair[:i], pair[i+1:]
+		}
 		name, ok := queryUnescape(rawName)
 		if !ok {
 			return policy.MalformedRequest
 		}
 		var dst *string
-		// Every name nameIs reads as one of ours starts with c or r once
-		// leading spaces are dropped and its first letter folded, so most
-		// names need no closer look.
 		switch leadLower(name) {
 		case 'c':
 			if nameIs(name, "client_id") {
@@ -54,8 +67,6 @@ func (p *params) scan(raw string) policy.Reason {
 			}
 		}
 		if dst == nil {
-			// Only checked, as url.QueryUnescape would: decoding a value
-			// nobody reads would cost an allocation.
 			if !validEscapes(rawValue) {
 				return policy.MalformedRequest
 			}
@@ -69,6 +80,21 @@ func (p *params) scan(raw string) policy.Reason {
 	}
 	return ""
 }
+
+// mayName tells, by the first raw byte of a pair, whether its name may be
+// one that nameIs reads as ours. Every such name starts with c or r once
+// leading spaces are dropped and its first letter folded (leadLower), so
+// the only other candidates are the bytes that decode or fold into one: an
+// escape, a space, a "+" and the start of a UTF-8 sequence.
+var mayName = func() (t [256]bool) {
+	for b := range t {
+		switch lead := leadLower(string(rune(b))); {
+		case b >= utf8.RuneSelf, b == '%', b == '+', b == ' ', lead == 'c', lead == 'r':
+			t[b] = true
+		}
+	}
+	return t
+}()
 
 // leadLower returns the first byte of name after leading spaces, with ASCII
 // letters lowercased, or 0 for an empty name.
@@ -175,6 +201,9 @@ func (p *params) reason() policy.Reason {
 // leading spaces dropped, as PHP does; and the PHP array form target[...]
 // or a name cut at a NUL, as C-based servers read it.
 func nameIs(name, target string) bool {
+	if name == target {
+		return true // how browsers and libraries spell it
+	}
 	name = strings.TrimLeft(name, " ")
 	i := 0
 	for _, t := range []byte(target) {

@@ -431,3 +431,15 @@ func TestScanAllocs(t *testing.T) {
 		t.Errorf("scan allocates %v times; want 1", n)
 	}
 }
+
+// BenchmarkParamsScan reads a browser's authorize query.
+func BenchmarkParamsScan(b *testing.B) {
+	raw := "client_id=" + unitClientID + "&response_type=code&scope=%2Fauthenticate&redirect_uri=" + unitURIEnc + "&state=af0ifjsldkj"
+	b.ReportAllocs()
+	for b.Loop() {
+		var p params
+		if r := p.scan(raw); r != "" {
+			b.Fatal(r)
+		}
+	}
+}
