@@ -163,10 +163,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			decision = decisionReported
 		}
 	}
-	h.metrics.record(decision, d.Reason, d.Client)
+	o := h.metrics.record(decision, d.Reason, d.Client)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	repl.Set("http.redirect_uri_policy.decision", placeholderValue(decision))
-	repl.Set("http.redirect_uri_policy.reason", placeholderValue(string(d.Reason)))
+	repl.Set("http.redirect_uri_policy.decision", o.decision)
+	repl.Set("http.redirect_uri_policy.reason", o.reason)
 	repl.Set("http.redirect_uri_policy.client_id", ps.clientID)
 	if decision == decisionAllowed {
 		return next.ServeHTTP(w, r)
@@ -216,31 +216,6 @@ func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d 
 		zap.String("remote_addr", r.RemoteAddr),
 		zap.String("request_id", requestID),
 	)
-}
-
-// placeholderValues hold the fixed strings that placeholders take, each
-// already in an interface: converting a string to one allocates.
-var placeholderValues = func() map[string]any {
-	m := map[string]any{}
-	for _, s := range []string{decisionAllowed, decisionRejected, decisionReported, ""} {
-		m[s] = s
-	}
-	for _, r := range policy.AllowReasons {
-		m[string(r)] = string(r)
-	}
-	for _, r := range policy.RejectReasons {
-		m[string(r)] = string(r)
-	}
-	return m
-}()
-
-// placeholderValue returns s in an interface, without allocating for a
-// decision or a reason.
-func placeholderValue(s string) any {
-	if v, ok := placeholderValues[s]; ok {
-		return v
-	}
-	return s
 }
 
 // truncate cuts s to at most n bytes, marking the cut. It does not split a

@@ -87,23 +87,38 @@ func registerMetrics(reg prometheus.Registerer) error {
 // policyMetrics are one policy's counters, resolved once so that recording a
 // decision costs no label lookup.
 type policyMetrics struct {
-	name          string
-	decisions     map[string]map[policy.Reason]prometheus.Counter
-	clientMetrics bool
+	name                        string
+	allowed, rejected, reported map[policy.Reason]*outcome
+	clientMetrics               bool
+}
+
+// outcome is what a decision for one reason records: its counter and its
+// placeholder values, already in interfaces (converting a string to one
+// allocates).
+type outcome struct {
+	decisions        prometheus.Counter
+	decision, reason any
 }
 
 func newPolicyMetrics(name string, env policy.Environment, clientMetrics bool) *policyMetrics {
-	m := &policyMetrics{name: name, clientMetrics: clientMetrics, decisions: map[string]map[policy.Reason]prometheus.Counter{}}
-	add := func(decision string, reasons []policy.Reason) {
-		byReason := map[policy.Reason]prometheus.Counter{}
+	outcomes := func(decision string, reasons []policy.Reason) map[policy.Reason]*outcome {
+		m := map[policy.Reason]*outcome{}
 		for _, r := range reasons {
-			byReason[r] = decisionsTotal.WithLabelValues(name, string(env), decision, string(r))
+			m[r] = &outcome{
+				decisions: decisionsTotal.WithLabelValues(name, string(env), decision, string(r)),
+				decision:  decision,
+				reason:    string(r),
+			}
 		}
-		m.decisions[decision] = byReason
+		return m
 	}
-	add(decisionAllowed, policy.AllowReasons)
-	add(decisionRejected, policy.RejectReasons)
-	add(decisionReported, policy.RejectReasons)
+	m := &policyMetrics{
+		name:          name,
+		clientMetrics: clientMetrics,
+		allowed:       outcomes(decisionAllowed, policy.AllowReasons),
+		rejected:      outcomes(decisionRejected, policy.RejectReasons),
+		reported:      outcomes(decisionReported, policy.RejectReasons),
+	}
 	// Start the reload counters at 0, so that the first failure shows as
 	// an increase.
 	registryReloadsTotal.WithLabelValues(name, "success")
@@ -111,11 +126,22 @@ func newPolicyMetrics(name string, env policy.Environment, clientMetrics bool) *
 	return m
 }
 
-func (m *policyMetrics) record(decision string, r policy.Reason, client *registry.Client) {
-	m.decisions[decision][r].Inc()
+// record counts a decision and returns its outcome.
+func (m *policyMetrics) record(decision string, r policy.Reason, client *registry.Client) *outcome {
+	var o *outcome
+	switch decision {
+	case decisionAllowed:
+		o = m.allowed[r]
+	case decisionRejected:
+		o = m.rejected[r]
+	default:
+		o = m.reported[r]
+	}
+	o.decisions.Inc()
 	if decision != decisionAllowed && client != nil && m.clientMetrics {
 		clientRejectionsTotal.WithLabelValues(m.name, client.ID, string(r)).Inc()
 	}
+	return o
 }
 
 // snapshotLoaded sets the registry gauges for a snapshot now serving.

@@ -538,25 +538,31 @@ func TestWriteServeHTTP(t *testing.T) {
 	}
 }
 
-// TestWritePlaceholderValues: decisions and reasons go into placeholders
-// without an allocation, and unchanged.
-func TestWritePlaceholderValues(t *testing.T) {
-	all := []string{decisionAllowed, decisionRejected, decisionReported, ""}
-	for _, r := range append(append([]policy.Reason{}, policy.AllowReasons...), policy.RejectReasons...) {
-		all = append(all, string(r))
-	}
-	for _, s := range all {
-		if v, ok := placeholderValue(s).(string); !ok || v != s {
-			t.Errorf("placeholderValue(%q) = %#v", s, placeholderValue(s))
+// TestMetricsOutcomes: every decision and reason records into its own
+// labelled counter and gives its placeholder values unchanged, without an
+// allocation.
+func TestMetricsOutcomes(t *testing.T) {
+	const name = "outcomes-test"
+	m := newPolicyMetrics(name, policy.Production, true)
+	for _, tc := range []struct {
+		decision string
+		reasons  []policy.Reason
+	}{
+		{decisionAllowed, policy.AllowReasons},
+		{decisionRejected, policy.RejectReasons},
+		{decisionReported, policy.RejectReasons},
+	} {
+		for _, r := range tc.reasons {
+			o := m.record(tc.decision, r, nil)
+			if o.decision != any(tc.decision) || o.reason != any(string(r)) {
+				t.Errorf("record(%s, %s) placeholders = %#v, %#v", tc.decision, r, o.decision, o.reason)
+			}
+			if want := decisionsTotal.WithLabelValues(name, string(policy.Production), tc.decision, string(r)); o.decisions != want {
+				t.Errorf("record(%s, %s) counts into another counter", tc.decision, r)
+			}
+			if n := testing.AllocsPerRun(100, func() { m.record(tc.decision, r, nil) }); n != 0 {
+				t.Errorf("record(%s, %s) allocates %v times; want 0", tc.decision, r, n)
+			}
 		}
-		var sink any
-		if n := testing.AllocsPerRun(100, func() { sink = placeholderValue(s) }); n != 0 {
-			t.Errorf("placeholderValue(%q) allocates %v times; want 0", s, n)
-		}
-		_ = sink
-	}
-	other := strings.Repeat("x", 3)
-	if v, ok := placeholderValue(other).(string); !ok || v != other {
-		t.Errorf("placeholderValue(%q) = %#v", other, placeholderValue(other))
 	}
 }
