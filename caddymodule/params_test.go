@@ -443,3 +443,60 @@ func BenchmarkParamsScan(b *testing.B) {
 		}
 	}
 }
+
+// scanReference is scan without its shortcuts: every pair is split with
+// strings.Cut, every name decoded and compared with nameIs.
+func scanReference(p *params, raw string) policy.Reason {
+	if strings.Contains(raw, ";") {
+		return policy.MalformedRequest
+	}
+	for _, pair := range strings.Split(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		rawName, rawValue, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(rawName)
+		if err != nil {
+			return policy.MalformedRequest
+		}
+		var dst *string
+		switch {
+		case nameIs(name, "client_id"):
+			p.nClientID++
+			dst = &p.clientID
+		case nameIs(name, "redirect_uri"):
+			p.nRedirectURI++
+			dst = &p.redirectURI
+		case nameIs(name, "request"), nameIs(name, "request_uri"):
+			p.requestObject = true
+		}
+		value, err := url.QueryUnescape(rawValue)
+		if err != nil {
+			return policy.MalformedRequest
+		}
+		if dst != nil {
+			*dst = value
+		}
+	}
+	return ""
+}
+
+// FuzzParamsScan: scan reads every query as scanReference does, down to
+// the state left by a malformed one.
+func FuzzParamsScan(f *testing.F) {
+	for _, s := range []string{
+		"client_id=a&redirect_uri=" + unitURIEnc + "&state=x",
+		"+client_id=a&%20redirect_uri=x&Request=1", "%63lient_id=a&red%C4%B1rect_uri=x",
+		"\uff52edirect_uri=x&client.id=b", "a=%zz&client_id=a", "client_id=a&x=%4&redirect_uri=y",
+		"&&=&client_id[]=a&REDIRECT.URI=b;", "\xffclient_id=a", "reque%C5%BFt=1&redirect_uri%00=z",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var got, want params
+		gotReason, wantReason := got.scan(raw), scanReference(&want, raw)
+		if gotReason != wantReason || got != want {
+			t.Fatalf("scan(%q) = %q, %+v; reference %q, %+v", raw, gotReason, got, wantReason, want)
+		}
+	})
+}
