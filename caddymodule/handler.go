@@ -145,6 +145,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	checked, err := h.paths.match(r.URL.EscapedPath())
 	if err == nil && !checked {
+		checked, err = h.paths.matchHeaders(r.Header)
+	}
+	if err == nil && !checked {
 		return next.ServeHTTP(w, r)
 	}
 	var ps params

@@ -61,6 +61,10 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		"/oauth/authorize...",
 		"/oauth/authorize%2e",
 		"/oauth/authorize%20%20/",
+		"/oauth/authorize%EF%BC%8F",
+		"/x/%EF%BC%8E%EF%BC%8E/oauth/authorize",
+		"/index.php/oauth/authorize",
+		"/app.php/OAuth/Authorize/",
 	}
 	for _, path := range spellings {
 		t.Run("evil"+path, func(t *testing.T) {
@@ -102,10 +106,37 @@ func TestIntegrationPathSpellings(t *testing.T) {
 	for _, path := range []string{
 		"/oauth/%25252561uthorize", // encoded four times
 		"/%2525252Foauth/authorize",
+		// a ".." that upstreams resolve differently: Go's path.Clean
+		// (this upstream) routes these to /oauth/authorize
+		"/oauth/authorize%2F;x%2F..",
+		"/oauth/authorize/;x/..",
+		"/oauth/authorize%2F%20%2F..",
+		"/oauth/authorize/.%20/..",
+		"/oauth/authorize/%252e%252e%2F..",
+		"/x%00%2F..%2Foauth/authorize",
+		"/x%2500/../oauth/authorize",
+		"/oauth/authorize%3F/..",
 	} {
 		t.Run("malformed"+path, func(t *testing.T) {
 			n := up.count()
 			checkRejected(t, path, get(t, s.addr(), path+goodQuery), "malformed_request", up, n)
+		})
+	}
+
+	// A path header that some frameworks route by names the endpoint:
+	// the request is checked whatever its own path.
+	for _, h := range [][2]string{
+		{"X-Original-URL", "/oauth/authorize"},
+		{"X-Rewrite-URL", "/OAuth/Authorize?x=1"},
+	} {
+		t.Run("header-"+h[0], func(t *testing.T) {
+			n := up.count()
+			checkRejected(t, h[0], get(t, s.addr(), "/static/app.js"+evilQuery, h), "redirect_uri_not_registered", up, n)
+			n = up.count()
+			got := checkForwarded(t, h[0], get(t, s.addr(), "/static/app.js"+goodQuery, h), up, n)
+			if got.Header.Get(h[0]) != h[1] {
+				t.Errorf("%s: the upstream received %s %q, want %q", h[0], h[0], got.Header.Get(h[0]), h[1])
+			}
 		})
 	}
 
@@ -122,6 +153,8 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		"/authorize" + evilQuery,
 		"/" + evilQuery,
 		"/oauth/token",
+		"/index.php/oauth/token" + evilQuery,
+		"/static/../app.js" + evilQuery,
 	} {
 		t.Run("other"+target, func(t *testing.T) {
 			n := up.count()

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 )
@@ -26,7 +27,7 @@ func newPathSet(paths []string) (pathSet, error) {
 		if !strings.HasPrefix(p, "/") {
 			return s, errors.New("path " + p + " does not start with /")
 		}
-		c, err := canonicalPath(p, nil)
+		c, _, err := canonicalPath(p, nil)
 		if err != nil {
 			return s, errors.New("path " + p + ": " + err.Error())
 		}
@@ -88,8 +89,13 @@ func (s pathSet) match(escaped string) (bool, error) {
 	if s.cannotName(escaped) {
 		return false, nil
 	}
+	return s.matchCanonical(escaped)
+}
+
+// matchCanonical is match without its shortcuts.
+func (s pathSet) matchCanonical(escaped string) (bool, error) {
 	var buf [256]byte
-	c, err := canonicalPath(escaped, buf[:0])
+	c, lossy, err := canonicalPath(escaped, buf[:0])
 	if err != nil {
 		return false, err
 	}
@@ -100,15 +106,34 @@ func (s pathSet) match(escaped string) (bool, error) {
 		if s.names(bytes.TrimRight(c[:i], "/")) {
 			return false, errBadPath
 		}
-		return false, nil
+	} else if s.names(c) {
+		return true, nil
 	}
-	return s.names(c), nil
+	if lossy && s.dotSegmentsHide(escaped) {
+		return false, errBadPath
+	}
+	return false, nil
 }
 
-// names reports whether the canonical path c is one of s, or one of s with
-// a suffix such as ".json" (older Spring MVC routes /oauth/authorize.json to
+// names reports whether the canonical path c is one of s, one of s with a
+// suffix such as ".json" (older Spring MVC routes /oauth/authorize.json to
+// /oauth/authorize), or one of those behind a PHP front controller
+// (Symfony and Laravel route /index.php/oauth/authorize as
 // /oauth/authorize).
 func (s pathSet) names(c []byte) bool {
+	for {
+		if s.namesRoute(c) {
+			return true
+		}
+		i := bytes.Index(c, []byte(".php/"))
+		if i < 0 {
+			return false
+		}
+		c = c[i+len(".php"):]
+	}
+}
+
+func (s pathSet) namesRoute(c []byte) bool {
 	for _, p := range s.paths {
 		if string(c) == p {
 			return true
@@ -121,60 +146,101 @@ func (s pathSet) names(c []byte) bool {
 	return false
 }
 
+// pathHeaders are the headers by which some frameworks take the request
+// path from a proxy in front of them (IIS's URL Rewrite, Zend, Symfony
+// before 2018): a request carrying one may be routed by it.
+var pathHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
+
+// matchHeaders reports whether a path header of h names an authorize path,
+// or an error when one cannot be normalized.
+func (s pathSet) matchHeaders(h http.Header) (bool, error) {
+	for _, name := range pathHeaders {
+		for _, v := range h[name] {
+			if i := strings.Index(v, "://"); i >= 0 {
+				// An absolute URL: its path.
+				v = v[i+len("://"):]
+				if j := strings.IndexByte(v, '/'); j >= 0 {
+					v = v[j:]
+				} else {
+					v = "/"
+				}
+			}
+			if i := strings.IndexAny(v, "?#"); i >= 0 {
+				v = v[:i]
+			}
+			if ok, err := s.match(v); ok || err != nil {
+				return ok, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// dotSegmentsHide reports whether a path whose canonical form lost
+// segments to a ".." (or its tail to a NUL) has a ".." and mentions one of
+// s. Upstreams disagree on which segment a ".." removes: the canonical form
+// drops ";x", blank and dots-only segments and cuts at a NUL before
+// resolving it, Go's path.Clean and Tomcat do not, so
+// /oauth/authorize/;x/.. is /oauth for one and /oauth/authorize for the
+// other. Such a path cannot be read unambiguously.
+func (s pathSet) dotSegmentsHide(escaped string) bool {
+	var buf [256]byte
+	p, err := foldedPath(escaped, buf[:0])
+	if err != nil {
+		return false // canonicalPath, reading the same path, succeeded
+	}
+	dots := false
+	for i := 0; i < len(p) && !dots; {
+		var seg []byte
+		seg, i = nextSegment(p, i)
+		// "..", and what some upstream may read as one: ". .", "...".
+		t := trimSegment(seg)
+		dots = bytes.Count(t, []byte(".")) >= 2 && len(bytes.Trim(t, ". ")) == 0
+	}
+	if !dots {
+		return false
+	}
+	for _, last := range s.lastSegments {
+		if bytes.Contains(p, []byte(last)) {
+			return true
+		}
+	}
+	return false
+}
+
 // canonicalPath appends to dst the form of an escaped path that the most
 // lenient upstream would route by: percent-decoded (repeatedly, for double
-// encoding), backslashes read as slashes, cut at a NUL, ";" parameters
-// dropped from each segment, white space and control characters around a
-// segment dropped (as path matchers that trim tokens do), empty and "."
-// segments dropped, ".." resolved, trailing dots and spaces of a segment
-// dropped (as Windows servers do; a segment left empty is dropped too),
-// letters lowercased (ASCII ones, the non-ASCII letters that case-fold onto
-// ASCII ones, such as the dotless ı and the dotted İ, and fullwidth forms)
-// and no trailing slash.
-func canonicalPath(escaped string, dst []byte) ([]byte, error) {
-	// A leading "/" makes every segment, the first included, follow a
-	// separator, which the rewrite in place below relies on: the "/" it
-	// writes before a segment must land on a byte already read. It also
-	// reads a path without a leading slash (as a rewrite may leave it) from
-	// the root, as upstreams do.
-	full := append(dst, '/')
-	full = append(full, escaped...)
-	decoded := full[len(dst):]
-	for range 3 {
-		if !hasPercent(decoded) {
-			break
-		}
-		var err error
-		if decoded, err = unescapeInPlace(decoded); err != nil {
-			return nil, err
-		}
+// encoding), letters folded (foldedPath), backslashes read as slashes, cut
+// at a NUL, ";" parameters dropped from each segment, white space and
+// control characters around a segment dropped (as path matchers that trim
+// tokens do), empty and "." segments dropped, ".." resolved, trailing dots
+// and spaces of a segment dropped (as Windows servers do; a segment left
+// empty is dropped too) and no trailing slash. It also reports whether the
+// form lost a segment to a ".." or a tail to a NUL.
+func canonicalPath(escaped string, dst []byte) (c []byte, lossy bool, err error) {
+	full, err := foldedPath(escaped, dst)
+	if err != nil {
+		return nil, false, err
 	}
-	if hasPercent(decoded) {
-		return nil, errBadPath // encoded more than three times
-	}
-	if i := indexByte(decoded, 0); i >= 0 {
-		decoded = decoded[:i]
+	p := full[len(dst):]
+	if i := indexByte(p, 0); i >= 0 {
+		p, lossy = p[:i], true
 	}
 	// Rewrite segment by segment in place: the output never outgrows the
-	// input.
-	out := decoded[:0]
-	for i := 0; i < len(decoded); {
-		j := i
-		for j < len(decoded) && decoded[j] != '/' && decoded[j] != '\\' {
-			j++
-		}
-		seg := decoded[i:j]
-		i = j + 1
-		if k := indexByte(seg, ';'); k >= 0 {
-			seg = seg[:k]
-		}
-		seg = bytes.TrimFunc(seg, isSpaceOrControl)
+	// input, and the leading "/" foldedPath adds makes every segment
+	// follow a separator, so the "/" written before a segment lands on a
+	// byte already read.
+	out := p[:0]
+	for i := 0; i < len(p); {
+		var seg []byte
+		seg, i = nextSegment(p, i)
+		seg = trimSegment(seg)
 		switch string(seg) {
 		case "", ".":
 			continue
 		case "..":
 			if k := lastIndexByte(out, '/'); k >= 0 {
-				out = out[:k]
+				out, lossy = out[:k], true
 			}
 			continue
 		}
@@ -185,33 +251,81 @@ func canonicalPath(escaped string, dst []byte) ([]byte, error) {
 			continue // "...", ". ", " ": empty once trimmed
 		}
 		out = append(out, '/')
-		for k := 0; k < len(seg); {
-			c, size := seg[k], 1
-			if c >= utf8.RuneSelf {
-				// The rune is read before its bytes can be overwritten,
-				// and what replaces it is never longer.
-				var r rune
-				r, size = utf8.DecodeRune(seg[k:])
-				f := asciiFold(r)
-				if f >= utf8.RuneSelf {
-					out = append(out, seg[k:k+size]...)
-					k += size
-					continue
-				}
-				c = byte(f)
-			}
-			k += size
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			out = append(out, c)
-		}
+		out = append(out, seg...)
 	}
 	if len(out) == 0 {
 		out = append(out, '/')
 	}
 	// out is full[len(dst):len(dst)+len(out)]: this copies nothing.
+	return full[:len(dst)+len(out)], lossy, nil
+}
+
+// foldedPath appends to dst the escaped path read from the root (a path
+// without a leading slash, as a rewrite may leave it, is read as upstreams
+// do), percent-decoded up to three times, with every letter that folds
+// onto an ASCII one lowercased onto it: ASCII letters, non-ASCII letters
+// that case-fold onto ASCII ones as Java's and .NET's case-insensitive
+// comparisons do (the dotless ı, the dotted İ, the Kelvin sign), and
+// fullwidth forms, which best-fit mappings read as ASCII (a fullwidth
+// solidus is a slash).
+func foldedPath(escaped string, dst []byte) ([]byte, error) {
+	full := append(dst, '/')
+	full = append(full, escaped...)
+	p := full[len(dst):]
+	for range 3 {
+		if !hasPercent(p) {
+			break
+		}
+		var err error
+		if p, err = unescapeInPlace(p); err != nil {
+			return nil, err
+		}
+	}
+	if hasPercent(p) {
+		return nil, errBadPath // encoded more than three times
+	}
+	// Fold in place: what replaces a rune is never longer, and it is read
+	// before its bytes can be overwritten.
+	out := p[:0]
+	for k := 0; k < len(p); {
+		c, size := p[k], 1
+		if c >= utf8.RuneSelf {
+			var r rune
+			r, size = utf8.DecodeRune(p[k:])
+			f := asciiFold(r)
+			if f >= utf8.RuneSelf {
+				out = append(out, p[k:k+size]...)
+				k += size
+				continue
+			}
+			c = byte(f)
+		}
+		k += size
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out = append(out, c)
+	}
 	return full[:len(dst)+len(out)], nil
+}
+
+// nextSegment returns the segment of p that starts at i, up to the next
+// slash or backslash, and the index after that separator.
+func nextSegment(p []byte, i int) (seg []byte, next int) {
+	j := i
+	for j < len(p) && p[j] != '/' && p[j] != '\\' {
+		j++
+	}
+	return p[i:j], j + 1
+}
+
+// trimSegment drops a segment's ";" parameters and the white space and
+// control characters around it.
+func trimSegment(seg []byte) []byte {
+	if k := indexByte(seg, ';'); k >= 0 {
+		seg = seg[:k]
+	}
+	return bytes.TrimFunc(seg, isSpaceOrControl)
 }
 
 // unescapeInPlace decodes %XX escapes; the result is never longer.

@@ -3,6 +3,9 @@ package caddymodule
 import (
 	"errors"
 	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"testing"
 )
@@ -115,6 +118,17 @@ func TestPathMatchSpellings(t *testing.T) {
 		"/oauth/authorize.xml",
 		"/oauth/authorize.json/",
 		"/oauth/authorize%2ejson",
+		// fullwidth punctuation, which best-fit mappings read as ASCII
+		"/oauth/authorize%EF%BC%8F",
+		"/oauth/authorize%EF%BC%8E",
+		"/oauth%EF%BC%8Fauthorize",
+		"/oauth%EF%BC%BCauthorize",
+		"/x/%EF%BC%8E%EF%BC%8E/oauth/authorize",
+		// behind a PHP front controller
+		"/index.php/oauth/authorize",
+		"/app_dev.php/OAuth/Authorize/",
+		"/public/index.php/oauth/authorize.json",
+		"/a.php/b.php/oauth/authorize",
 		// no leading slash (as a rewrite may leave the path)
 		"oauth/authorize",
 		"OAuth/Authorize/",
@@ -124,7 +138,7 @@ func TestPathMatchSpellings(t *testing.T) {
 	} {
 		ok, err := s.match(p)
 		if err != nil || !ok {
-			c, cerr := canonicalPath(p, nil)
+			c, _, cerr := canonicalPath(p, nil)
 			t.Errorf("match(%q) = %v, %v; want true, nil (canonical %q, %v)", p, ok, err, c, cerr)
 		}
 	}
@@ -155,10 +169,19 @@ func TestPathNoMatch(t *testing.T) {
 		"/oauth/author%C3%AFze",     // ï does not fold onto i
 		"/oauth/author\xc4ze",       // a lone non-ASCII byte is kept
 		"/oauth/authori%E2%80%8Bze", // zero-width space
+		"/index.php",
+		"/index.php/oauth/token",
+		"/oauth/authorize.php/x",
+		"/index.phpx/oauth/authorize",
+		// dot segments in paths that do not mention the endpoint
+		"/static/../app.js",
+		"/oauth/x/../token",
+		"/a/%2e%2e/b;x/../c",
+		"/a%00/../b",
 	} {
 		ok, err := s.match(p)
 		if err != nil || ok {
-			c, cerr := canonicalPath(p, nil)
+			c, _, cerr := canonicalPath(p, nil)
 			t.Errorf("match(%q) = %v, %v; want false, nil (canonical %q, %v)", p, ok, err, c, cerr)
 		}
 	}
@@ -187,6 +210,24 @@ func TestPathCannotNormalize(t *testing.T) {
 		"/oauth/authorize/%3f",
 		"/OAuth/Authorize%2523x",
 		"/oauth/authorize.json%3Fx",
+		"/oauth/authorize%3F/..",
+		// a ".." after a segment that upstreams read differently: some
+		// drop it first, Go's path.Clean and Tomcat remove it with the
+		// ".."
+		"/oauth/authorize%2F;x%2F..",
+		"/oauth/authorize/;x/..",
+		"/oauth/authorize%2F%20%2F..",
+		"/oauth/authorize/%09/..",
+		"/oauth/authorize/.%20/..",
+		"/oauth/authorize%2F...%2F..",
+		"/oauth/authorize/.../..",
+		"/oauth/authorize/%252e%252e%2F..",
+		"/oauth/authorize\\;x\\..",
+		"/OAuth/Author%C4%B1ze/;/..",
+		"/oauth/authorize/%EF%BC%8E%EF%BC%8E/..",
+		// and after a NUL that some cut the path at
+		"/x%00%2F..%2Foauth/authorize",
+		"/x%2500/../oauth/authorize",
 	} {
 		ok, err := s.match(p)
 		if ok || !errors.Is(err, errBadPath) {
@@ -217,19 +258,21 @@ func TestPathCanonical(t *testing.T) {
 		{"/a%25252fb", "/a/b"},
 		{"/a.%20./b", "/a/b"},
 		{"/a/b.json", "/a/b.json"},
-		{"/caf%C3%A9", "/caf\xc3\xa9"},   // non-ASCII bytes are kept
-		{"/CAF%C3%89", "/caf\xc3\x89"},   // and not case-folded byte-wise
-		{"/a/%2e%2e/b", "/b"},            // encoded dot segment
-		{"/a/..%3bx/b", "/b"},            // dot segment with ;params
-		{"/a/...", "/a"},                 // a segment of dots only is empty
-		{"/a/. /b", "/a/b"},              // "." with a trailing space
-		{"/a/ /b", "/a/b"},               // a segment of spaces only is empty
-		{"/%C4%B0%C4%B1", "/ii"},         // İ and ı fold onto i
-		{"/\xe2\x84\xaa\xc5\xbf", "/ks"}, // Kelvin sign and long s
-		{"/\xff\xc4", "/\xff\xc4"},       // invalid UTF-8 is kept
+		{"/caf%C3%A9", "/caf\xc3\xa9"},                // non-ASCII bytes are kept
+		{"/CAF%C3%89", "/caf\xc3\x89"},                // and not case-folded byte-wise
+		{"/a/%2e%2e/b", "/b"},                         // encoded dot segment
+		{"/a/..%3bx/b", "/b"},                         // dot segment with ;params
+		{"/a/...", "/a"},                              // a segment of dots only is empty
+		{"/a/. /b", "/a/b"},                           // "." with a trailing space
+		{"/a/ /b", "/a/b"},                            // a segment of spaces only is empty
+		{"/%C4%B0%C4%B1", "/ii"},                      // İ and ı fold onto i
+		{"/\xe2\x84\xaa\xc5\xbf", "/ks"},              // Kelvin sign and long s
+		{"/\xff\xc4", "/\xff\xc4"},                    // invalid UTF-8 is kept
+		{"/a%EF%BC%8Fb%EF%BC%BCc%EF%BC%8E", "/a/b/c"}, // fullwidth / \ .
+		{"/a%EF%BC%9Bx/b", "/a/b"},                    // fullwidth ;
 		{strings.Repeat("/a", 300), strings.Repeat("/a", 300)}, // longer than the stack buffer
 	} {
-		got, err := canonicalPath(tc.in, nil)
+		got, _, err := canonicalPath(tc.in, nil)
 		if err != nil || string(got) != tc.want {
 			t.Errorf("canonicalPath(%q) = %q, %v; want %q, nil", tc.in, got, err, tc.want)
 		}
@@ -241,7 +284,7 @@ func TestPathCanonical(t *testing.T) {
 func TestPathCanonicalKeepsDst(t *testing.T) {
 	dst := make([]byte, 0, 64)
 	dst = append(dst, "prefix"...)
-	got, err := canonicalPath("/OAuth/%61uthorize", dst)
+	got, _, err := canonicalPath("/OAuth/%61uthorize", dst)
 	if err != nil || string(got) != "prefix/oauth/authorize" {
 		t.Fatalf("canonicalPath with dst = %q, %v; want %q", got, err, "prefix/oauth/authorize")
 	}
@@ -342,7 +385,7 @@ func TestPathMatchAllocs(t *testing.T) {
 }
 
 // TestPathCannotNameSound: the shortcut for other paths never skips a path
-// that canonicalizes to an authorize path. Random paths over an alphabet
+// that canonicalizes to an authorize path or is rejected as ambiguous. Random paths over an alphabet
 // rich in the target's letters, separators, dot segments and parameters.
 func TestPathCannotNameSound(t *testing.T) {
 	s, err := newPathSet([]string{"/oauth/authorize", "/Custom/Auth"})
@@ -363,20 +406,120 @@ func TestPathCannotNameSound(t *testing.T) {
 			cut := rng.IntN(len(p) + 1)
 			p = p[:cut] + []string{"/oauth/authorize", "/OAUTH//Authorize/.", "/custom/auth;x", "/x/../Oauth\\authorize.json"}[rng.IntN(4)] + p[cut:]
 		}
-		var buf [256]byte
-		c, err := canonicalPath(p, buf[:0])
-		names := err == nil && s.names(c)
+		named1, err := s.matchCanonical(p)
+		checked := named1 || err != nil
 		if s.cannotName(p) {
 			skipped++
-			if names {
-				t.Fatalf("cannotName(%q) but it canonicalizes to %q, an authorize path", p, c)
+			if checked {
+				t.Fatalf("cannotName(%q) but matchCanonical = %v, %v", p, named1, err)
 			}
 		}
-		if names {
+		if checked {
 			named++
 		}
 	}
 	if named == 0 || skipped == 0 {
 		t.Fatalf("named %d, skipped %d: the generator does not exercise both sides", named, skipped)
+	}
+}
+
+// TestPathCanonicalLossy: canonicalPath tells when its form lost a segment
+// to a ".." or a tail to a NUL, the cases where upstreams may disagree.
+func TestPathCanonicalLossy(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		lossy bool
+	}{
+		{"/oauth/authorize", false},
+		{"/oauth/./authorize;x/", false},
+		{"/..", false}, // nothing to remove
+		{"/a/..", true},
+		{"/a/%2e%2e", true},
+		{"/a%00b", true},
+		{"/a/b%2500", true},
+	} {
+		_, lossy, err := canonicalPath(tc.in, nil)
+		if err != nil || lossy != tc.lossy {
+			t.Errorf("canonicalPath(%q) lossy = %v, %v; want %v, nil", tc.in, lossy, err, tc.lossy)
+		}
+	}
+}
+
+// TestPathMatchHeaders: a path override header that names an authorize
+// path makes the request checked, whatever its own path.
+func TestPathMatchHeaders(t *testing.T) {
+	s := defaultPathSet(t)
+	for _, tc := range []struct {
+		header http.Header
+		want   bool
+		err    bool
+	}{
+		{http.Header{}, false, false},
+		{http.Header{"X-Original-Url": {"/oauth/authorize"}}, true, false},
+		{http.Header{"X-Original-Url": {"/OAuth/Authorize?client_id=a"}}, true, false},
+		{http.Header{"X-Rewrite-Url": {"/oauth/%61uthorize#x"}}, true, false},
+		{http.Header{"X-Original-Url": {"https://as.example/oauth/authorize"}}, true, false},
+		{http.Header{"X-Original-Url": {"/static/app.js", "/oauth/authorize"}}, true, false},
+		{http.Header{"X-Original-Url": {"/oauth/token"}}, false, false},
+		{http.Header{"X-Original-Url": {"https://as.example"}}, false, false},
+		{http.Header{"X-Forwarded-Path": {"/oauth/authorize"}}, false, false},
+		{http.Header{"X-Original-Url": {"/oauth/authorize%zz"}}, false, true},
+	} {
+		got, err := s.matchHeaders(tc.header)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("matchHeaders(%v) = %v, %v; want %v, error %v", tc.header, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// TestPathUpstreamReadingsChecked: whatever route an upstream takes, the
+// policy sees it. For random paths rich in separators, dot segments,
+// parameters, blanks and escapes, if Go's reading (decode once, then
+// path.Clean, as Caddy's path matcher and net/http do) or a proxy's
+// (decode, clean, decode again, clean) names /oauth/authorize in any letter
+// case, match must check the request or reject it.
+func TestPathUpstreamReadingsChecked(t *testing.T) {
+	s := defaultPathSet(t)
+	pieces := []string{
+		"/", "/", "//", "\\", "%2F", "%2f", "%5C", "%252F", ".", "..", "%2e", "%2E%2E", "%252e",
+		";", ";x", "%3B", " ", "%20", "%09", "%00", "%2500", "%3F", "x", "X", "...",
+		"oauth", "OAuth", "authorize", "Authorize", "%61uthorize", "author%C4%B1ze", "%EF%BC%8F", "%EF%BC%8E",
+	}
+	goReading := func(p string, decodes int) (string, bool) {
+		for range decodes {
+			d, err := url.PathUnescape(p)
+			if err != nil {
+				return "", false
+			}
+			p = path.Clean("/" + d)
+		}
+		return strings.ToLower(p), true
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	routed := 0
+	for range 400000 {
+		var b strings.Builder
+		for range 1 + rng.IntN(9) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		p := b.String()
+		if rng.IntN(2) == 0 {
+			cut := rng.IntN(len(p) + 1)
+			p = p[:cut] + "/oauth/authorize" + p[cut:]
+		}
+		for decodes := 1; decodes <= 2; decodes++ {
+			r, ok := goReading(p, decodes)
+			if !ok || r != DefaultPath {
+				continue
+			}
+			routed++
+			if got, err := s.match(p); !got && err == nil {
+				c, lossy, _ := canonicalPath(p, nil)
+				t.Fatalf("%q is %s after %d decoding(s) and path.Clean, but match passes it (canonical %q, lossy %v)", p, r, decodes, c, lossy)
+			}
+		}
+	}
+	if routed < 1000 {
+		t.Fatalf("only %d random paths route to the endpoint: the generator is too weak", routed)
 	}
 }
