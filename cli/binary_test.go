@@ -164,7 +164,8 @@ http://127.0.0.1:%d {
 }
 
 # Misconfigured: the policy runs only where the path matcher matches, so
-# /oauth/authorize/ and /oauth/authorize;x=1 reach the upstream unchecked.
+# /oauth/authorize/, /oauth/authorize;x=1 and /index.php/oauth/authorize
+# reach the upstream unchecked.
 http://127.0.0.1:%d {
 	route /oauth/authorize {
 		%s		}
@@ -197,6 +198,7 @@ http://127.0.0.1:%d {
 	expectRow(t, r, "APP-FULL", "path-spelling", "rejected: redirect_uri_not_registered", "forwarded (200)",
 		"GET /oauth/authorize;x=1?response_type=code&client_id=APP-FULL&")
 	expectRow(t, r, "APP-OFF", "path-spelling", "rejected: client_disabled", "forwarded (200)", "GET /oauth/authorize/?")
+	expectRow(t, r, "APP-FULL", "path-spelling", "rejected: redirect_uri_not_registered", "forwarded (200)", "GET /index.php/oauth/authorize?")
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if strings.HasPrefix(line, "APP-") && !strings.Contains(line, "path-spelling") {
 			t.Errorf("only path spellings differ on the routed site: %s", line)
@@ -213,5 +215,5 @@ http://127.0.0.1:%d {
 	r = runBinary(t, append([]string{CommandName}, append(attack, site(good), "--client", "APP-HOST")...)...)
 	expect(t, r, 0, "0 differences")
 	r = runBinary(t, append([]string{CommandName}, append(attack, site(routed), "--client", "APP-HOST", "--format", "json")...)...)
-	expect(t, r, 1, `"differences": 2`, `"difference": "the proxy let it through (status 200) but the registry rejects it (redirect_uri_not_registered)"`)
+	expect(t, r, 1, `"differences": 3`, `"difference": "the proxy let it through (status 200) but the registry rejects it (redirect_uri_not_registered)"`)
 }

@@ -457,20 +457,27 @@ func (g *generator) pathSpellings(baseRaw, evil string) {
 	if i := strings.LastIndexByte(p, '/'); i > 0 {
 		dir, last = p[:i], p[i+1:]
 	}
-	spellings := []struct{ name, path string }{
-		{"trailing slash", p + "/"},
-		{"repeated slash", dir + "//" + last},
-		{"upper case", strings.ToUpper(p)},
-		{"dot segment", dir + "/./" + last},
-		{"dot-dot segment", dir + "/x/../" + last},
-		{"percent-encoded letter", dir + "/" + percentEncodeFirst(last)},
-		{"path parameter (;)", p + ";x=1"},
+	spellings := []struct {
+		name, path string
+		expect     policy.Reason
+	}{
+		{"trailing slash", p + "/", ""},
+		{"repeated slash", dir + "//" + last, ""},
+		{"upper case", strings.ToUpper(p), ""},
+		{"dot segment", dir + "/./" + last, ""},
+		{"dot-dot segment", dir + "/x/../" + last, ""},
+		{"percent-encoded letter", dir + "/" + percentEncodeFirst(last), ""},
+		{"path parameter (;)", p + ";x=1", ""},
+		{"PHP front controller", "/index.php" + p, ""},
+		// Upstreams disagree on what this names (Go's path.Clean reads
+		// the authorize path): the policy rejects it as ambiguous.
+		{"junk segment before a dot-dot", p + "/;x/..", policy.MalformedRequest},
 	}
 	for _, s := range spellings {
 		if s.path == p || s.path == "" {
 			continue
 		}
-		g.add(Variant{Class: ClassPathSpelling, Name: "authorize path with a " + s.name, Base: baseRaw, URI: evil, Path: s.path})
+		g.add(Variant{Class: ClassPathSpelling, Name: "authorize path with a " + s.name, Base: baseRaw, URI: evil, Path: s.path, Expect: s.expect})
 	}
 }
 
