@@ -133,6 +133,13 @@ var scenarios = []scenario{
 		redirectURI: "http://evil.test:{E}/cb", reason: policy.RedirectURINotRegistered, unguarded: "evil"},
 	{name: "slashes_variant_authorize_path", site: "production", path: "//oauth//authorize/", clientID: prodLibrary,
 		redirectURI: "https://evil.test:{ET}/cb", reason: policy.RedirectURINotRegistered, unguarded: "evil"},
+	// Chromium sends %2F as is; Go's path.Clean lets the ".." remove ";x"
+	// and routes to /oauth/authorize, a reader that drops ";x" first would
+	// not.
+	{name: "dot_dot_after_junk_segment", site: "production", path: "/oauth/authorize%2F;x%2F..", clientID: prodLibrary,
+		redirectURI: "https://evil.test:{ET}/cb", reason: policy.MalformedRequest, unguarded: "evil"},
+	{name: "php_front_controller", site: "sandbox", path: "/index.php/oauth/authorize", clientID: sandboxLibrary,
+		redirectURI: "http://evil.test:{E}/cb", reason: policy.RedirectURINotRegistered, unguarded: "evil"},
 	// Credentials known to be stolen: cut off at the edge.
 	{name: "disabled_client", site: "sandbox", clientID: sandboxLeaked,
 		redirectURI: "http://evil.test:{E}/cb", reason: policy.ClientDisabled, unguarded: "evil"},
