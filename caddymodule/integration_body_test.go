@@ -124,13 +124,18 @@ func TestIntegrationBodies(t *testing.T) {
 	}
 	// Lenient spellings of the names are second copies, in the query and in
 	// the body.
-	for _, name := range []string{"Redirect_URI", "redirect.uri", "redirect uri", "redirect[uri", "REDIRECT_URI", "redirect_uri[]", "redirect_uri[0]", " redirect_uri"} {
+	for _, name := range []string{"Redirect_URI", "redirect.uri", "redirect uri", "redirect[uri", "REDIRECT_URI", "redirect_uri[]", "redirect_uri[0]", " redirect_uri",
+		"[redirect_uri]", "]redirect_uri", "redirect_uri]", "\ufeffredirect_uri"} {
 		second := url.QueryEscape(name) + "=" + url.QueryEscape(evil)
 		rejected = append(rejected,
 			bodyCase{"query-" + name, rawReq{Target: authorize("APP-BODY", good) + "&" + second}, "duplicate_parameter"},
 			bodyCase{"body-" + name, rawReq{Method: "POST", Target: authorize("APP-BODY", good), Header: form, Body: []byte(second)}, "duplicate_parameter"},
 		)
 	}
+	// A form body that starts with a byte order mark, which body-parser
+	// drops.
+	rejected = append(rejected, bodyCase{"body-bom", rawReq{Method: "POST", Target: authorize("APP-BODY", good), Header: form,
+		Body: []byte("\xef\xbb\xbfredirect_uri=" + url.QueryEscape(evil))}, "duplicate_parameter"})
 	for _, name := range []string{"Client_Id", "client.id", "CLIENT_ID", "client_id[]"} {
 		rejected = append(rejected, bodyCase{"query-" + name, rawReq{Target: authorize("APP-BODY", good) + "&" + url.QueryEscape(name) + "=APP-ATTACKER"}, "duplicate_parameter"})
 	}

@@ -83,23 +83,24 @@ func (p *params) scan(raw string) policy.Reason {
 
 // mayName tells, by the first raw byte of a pair, whether its name may be
 // one that nameIs reads as ours. Every such name starts with c or r once
-// leading spaces are dropped and its first letter folded (leadLower), so
-// the only other candidates are the bytes that decode or fold into one: an
-// escape, a space, a "+" and the start of a UTF-8 sequence.
+// trimNameStart has dropped its lead and its first letter is folded
+// (leadLower), so the only other candidates are the bytes that decode or
+// fold into one or that trimNameStart drops: an escape, a "+", a space, a
+// bracket and the start of a UTF-8 sequence.
 var mayName = func() (t [256]bool) {
 	for b := range t {
 		switch lead := leadLower(string(rune(b))); {
-		case b >= utf8.RuneSelf, b == '%', b == '+', b == ' ', lead == 'c', lead == 'r':
+		case b >= utf8.RuneSelf, b == '%', b == '+', b == ' ', b == '[', b == ']', lead == 'c', lead == 'r':
 			t[b] = true
 		}
 	}
 	return t
 }()
 
-// leadLower returns the first byte of name after leading spaces, with ASCII
-// letters lowercased, or 0 for an empty name.
+// leadLower returns the first rune of name after what trimNameStart drops,
+// folded onto ASCII and lowercased, or 0 for an empty name.
 func leadLower(name string) rune {
-	name = strings.TrimLeft(name, " ")
+	name = trimNameStart(name)
 	if name == "" {
 		return 0
 	}
@@ -197,14 +198,14 @@ func (p *params) reason() policy.Reason {
 // nameIs reports whether the most lenient upstream framework would read the
 // decoded parameter name as target (a lowercase ASCII name): letters in any
 // case, including the non-ASCII letters that case-fold onto ASCII ones (the
-// dotless ı, the long ſ, the Kelvin sign); ".", " " and "[" read as "_" and
-// leading spaces dropped, as PHP does; and the PHP array form target[...]
-// or a name cut at a NUL, as C-based servers read it.
+// dotless ı, the long ſ, the Kelvin sign); ".", " " and "[" read as "_", as
+// PHP does; what trimNameStart drops; the array forms target[...] (PHP)
+// and target] (Rack); and a name cut at a NUL, as C-based servers read it.
 func nameIs(name, target string) bool {
 	if name == target {
 		return true // how browsers and libraries spell it
 	}
-	name = strings.TrimLeft(name, " ")
+	name = trimNameStart(name)
 	i := 0
 	for _, t := range []byte(target) {
 		if i >= len(name) {
@@ -228,7 +229,26 @@ func nameIs(name, target string) bool {
 		}
 	}
 	rest := name[i:]
-	return rest == "" || rest[0] == '[' || rest[0] == 0
+	return rest == "" || rest[0] == '[' || rest[0] == ']' || rest[0] == 0
+}
+
+// trimNameStart drops what some upstream skips before a parameter name:
+// spaces (PHP), brackets (Rack reads [redirect_uri], ]redirect_uri and
+// []redirect_uri as redirect_uri, Express's qs reads [redirect_uri]) and
+// a byte order mark (body-parser drops one at the start of a body).
+func trimNameStart(name string) string {
+	for {
+		switch {
+		case name == "":
+			return name
+		case name[0] == ' ' || name[0] == '[' || name[0] == ']':
+			name = name[1:]
+		case strings.HasPrefix(name, "\uFEFF"):
+			name = name[len("\uFEFF"):]
+		default:
+			return name
+		}
+	}
 }
 
 // asciiFold returns the ASCII letter that r folds onto in some upstream's

@@ -48,6 +48,15 @@ func TestNameIs(t *testing.T) {
 		{"CLIENT ID", "client_id", true},
 		{"client_id[]", "client_id", true},
 		{"client[id", "client_id", true},
+		// Rack reads the first run of non-brackets as the name; qs reads
+		// [name] as name; body-parser drops a byte order mark.
+		{"redirect_uri]", "redirect_uri", true},
+		{"[redirect_uri]", "redirect_uri", true},
+		{"]redirect_uri", "redirect_uri", true},
+		{"[]redirect_uri", "redirect_uri", true},
+		{"[ ]redirect_uri[x]", "redirect_uri", true},
+		{"\ufeffredirect_uri", "redirect_uri", true},
+		{" \ufeff[client_id", "client_id", true},
 
 		{"redirect_uri2", "redirect_uri", false},
 		{"xredirect_uri", "redirect_uri", false},
@@ -60,7 +69,6 @@ func TestNameIs(t *testing.T) {
 		{"redirect__uri", "redirect_uri", false},
 		{"_redirect_uri", "redirect_uri", false},
 		{"\tredirect_uri", "redirect_uri", false},
-		{"redirect_uri]", "redirect_uri", false},
 		{"redirect_ur\u0131", "redirect_uri", true},  // ı at the end
 		{"redirect_ur\u00ef", "redirect_uri", false}, // ï is another letter
 		{"redirect_ur\uff49", "redirect_uri", true},  // fullwidth ｉ, as best-fit mappings read it
@@ -133,6 +141,15 @@ func TestScanQuery(t *testing.T) {
 		{"client_id=a&red%C4%B1rect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
 		{"client_id=a&red\u0131rect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
 		{"client_id=a&redirect_uri%00=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		// brackets around the name (Rack, qs) and a byte order mark
+		// (body-parser)
+		{"%5Bclient_id%5D=a&[redirect_uri]=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"]client_id=a&[]redirect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id]=a&redirect_uri]=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"%EF%BB%BFclient_id=a&\xef\xbb\xbfredirect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id=a&Redirect_URI=x&%5Bredirect_uri%5D=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x&%EF%BB%BFredirect_uri=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x&[[ ]request=y", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
 		// duplicates, in any spelling
 		{"client_id=a&redirect_uri=x&redirect_uri=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
 		{"client_id=a&redirect_uri=x&redirect_uri=x", scanWant{"a", "x", 1, 2, false, "", policy.DuplicateParameter}},
@@ -409,7 +426,7 @@ func TestNameLeadLowerPrefilter(t *testing.T) {
 		want rune
 	}{
 		{"", 0}, {"   ", 0}, {"client_id", 'c'}, {"  Client_ID", 'c'}, {"REDIRECT", 'r'},
-		{"\u0131", 'i'}, {"\uff52edirect_uri", 'r'}, {"\uff23lient_id", 'c'}, {"_x", '_'}, {"[", '['},
+		{"\u0131", 'i'}, {"\uff52edirect_uri", 'r'}, {"\uff23lient_id", 'c'}, {"_x", '_'}, {"[", 0}, {"[]Redirect", 'r'}, {"\ufeffClient", 'c'},
 	} {
 		if got := leadLower(tc.name); got != tc.want {
 			t.Errorf("leadLower(%q) = %q; want %q", tc.name, got, tc.want)
