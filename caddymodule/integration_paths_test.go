@@ -65,6 +65,9 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		"/x/%EF%BC%8E%EF%BC%8E/oauth/authorize",
 		"/index.php/oauth/authorize",
 		"/app.php/OAuth/Authorize/",
+		"/oauth/authorize.php/x",
+		"/(S(abc123))/oauth/authorize",
+		"//attacker.example/oauth/authorize",
 	}
 	for _, path := range spellings {
 		t.Run("evil"+path, func(t *testing.T) {
@@ -116,6 +119,7 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		"/x%00%2F..%2Foauth/authorize",
 		"/x%2500/../oauth/authorize",
 		"/oauth/authorize%3F/..",
+		"/oauth/authorize/.%3Fclient_id=APP-PATH%26redirect_uri=https://evil.example/cb",
 	} {
 		t.Run("malformed"+path, func(t *testing.T) {
 			n := up.count()

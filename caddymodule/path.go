@@ -89,21 +89,53 @@ func (s pathSet) match(escaped string) (bool, error) {
 	if s.cannotName(escaped) {
 		return false, nil
 	}
-	return s.matchCanonical(escaped)
+	return s.matchReadings(escaped)
 }
 
-// matchCanonical is match without its shortcuts.
+// matchReadings is match without its shortcuts.
+func (s pathSet) matchReadings(escaped string) (bool, error) {
+	if named, err := s.matchCanonical(escaped); named || err != nil {
+		return named, err
+	}
+	// URL parsers that follow the WHATWG rules (Node's
+	// new URL(req.url, base)) read a path that starts with two slashes as
+	// //host/path.
+	if rest, ok := cutAuthority(escaped); ok {
+		return s.matchCanonical(rest)
+	}
+	return false, nil
+}
+
+// cutAuthority returns what a WHATWG URL parser reads as the path of a
+// request target that starts with two or more slashes or backslashes: what
+// follows the host.
+func cutAuthority(escaped string) (string, bool) {
+	i := 0
+	for i < len(escaped) && (escaped[i] == '/' || escaped[i] == '\\') {
+		i++
+	}
+	if i < 2 {
+		return "", false
+	}
+	if j := strings.IndexAny(escaped[i:], "/\\"); j >= 0 {
+		return escaped[i+j:], true
+	}
+	return "/", true
+}
+
+// matchCanonical reads the path as canonicalPath does.
 func (s pathSet) matchCanonical(escaped string) (bool, error) {
 	var buf [256]byte
 	c, lossy, err := canonicalPath(escaped, buf[:0])
 	if err != nil {
 		return false, err
 	}
-	// An encoded "?" or "#" that a proxy behind us decodes would end the
-	// path there and start a query of the attacker's: an authorize path
-	// followed by one cannot be read unambiguously.
-	if i := bytes.IndexAny(c, "?#"); i >= 0 {
-		if s.names(bytes.TrimRight(c[:i], "/")) {
+	if bytes.ContainsAny(c, "?#") {
+		// An encoded "?" or "#" that a proxy behind us decodes would end
+		// the path there and start a query of the attacker's: an
+		// authorize path followed by one, in any spelling, cannot be
+		// read unambiguously.
+		if s.namesBeforeQuery(escaped) {
 			return false, errBadPath
 		}
 	} else if s.names(c) {
@@ -115,21 +147,41 @@ func (s pathSet) matchCanonical(escaped string) (bool, error) {
 	return false, nil
 }
 
+// namesBeforeQuery reports whether the escaped path, decoded, names one of
+// s before its first "?" or "#".
+func (s pathSet) namesBeforeQuery(escaped string) bool {
+	var buf [256]byte
+	p, err := foldedPath(escaped, buf[:0])
+	if err != nil {
+		return false // canonicalPath, reading the same path, succeeded
+	}
+	if i := bytes.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	var cbuf [256]byte
+	c, _, err := canonicalPath(string(p), cbuf[:0])
+	return err == nil && s.names(c)
+}
+
 // names reports whether the canonical path c is one of s, one of s with a
 // suffix such as ".json" (older Spring MVC routes /oauth/authorize.json to
-// /oauth/authorize), or one of those behind a PHP front controller
-// (Symfony and Laravel route /index.php/oauth/authorize as
-// /oauth/authorize).
+// /oauth/authorize), or one of those before or after a ".php" segment: PHP
+// runs /oauth/authorize.php/x as the script /oauth/authorize.php, and
+// Symfony and Laravel route /index.php/oauth/authorize as /oauth/authorize.
 func (s pathSet) names(c []byte) bool {
-	for {
-		if s.namesRoute(c) {
-			return true
-		}
-		i := bytes.Index(c, []byte(".php/"))
+	if s.namesRoute(c) {
+		return true
+	}
+	for rest := c; ; {
+		i := bytes.Index(rest, []byte(".php/"))
 		if i < 0 {
 			return false
 		}
-		c = c[i+len(".php"):]
+		script := c[:len(c)-len(rest)+i+len(".php")]
+		rest = rest[i+len(".php"):]
+		if s.namesRoute(script) || s.namesRoute(rest) {
+			return true
+		}
 	}
 }
 
@@ -247,8 +299,8 @@ func canonicalPath(escaped string, dst []byte) (c []byte, lossy bool, err error)
 		for len(seg) > 0 && (seg[len(seg)-1] == '.' || seg[len(seg)-1] == ' ') {
 			seg = seg[:len(seg)-1]
 		}
-		if len(seg) == 0 {
-			continue // "...", ". ", " ": empty once trimmed
+		if len(seg) == 0 || cookieless(seg) {
+			continue // "...", ". ", " ": empty once trimmed, or (S(x))
 		}
 		out = append(out, '/')
 		out = append(out, seg...)
@@ -317,6 +369,13 @@ func nextSegment(p []byte, i int) (seg []byte, next int) {
 		j++
 	}
 	return p[i:j], j + 1
+}
+
+// cookieless reports whether seg is an ASP.NET cookieless session segment,
+// such as (S(x)), which ASP.NET removes before routing.
+func cookieless(seg []byte) bool {
+	return len(seg) >= 5 && seg[0] == '(' && 'a' <= seg[1] && seg[1] <= 'z' && seg[2] == '(' &&
+		bytes.HasSuffix(seg, []byte("))"))
 }
 
 // trimSegment drops a segment's ";" parameters and the white space and

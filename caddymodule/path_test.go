@@ -129,6 +129,18 @@ func TestPathMatchSpellings(t *testing.T) {
 		"/app_dev.php/OAuth/Authorize/",
 		"/public/index.php/oauth/authorize.json",
 		"/a.php/b.php/oauth/authorize",
+		// PHP runs a script with the path after it as PATH_INFO
+		"/oauth/authorize.php/x",
+		"/OAuth/Authorize.PHP/x/y",
+		// ASP.NET cookieless session segments
+		"/(S(abc123))/oauth/authorize",
+		"/(A(x))/(F(y))/OAuth/Authorize",
+		"/oauth/(S(x))/authorize",
+		// a host, to WHATWG URL parsers (Node's new URL(req.url, base))
+		"//attacker.example/oauth/authorize",
+		"///attacker.example/oauth/authorize",
+		"/\\attacker.example/oauth/authorize",
+		"//attacker.example\\oauth\\authorize",
 		// no leading slash (as a rewrite may leave the path)
 		"oauth/authorize",
 		"OAuth/Authorize/",
@@ -171,8 +183,14 @@ func TestPathNoMatch(t *testing.T) {
 		"/oauth/authori%E2%80%8Bze", // zero-width space
 		"/index.php",
 		"/index.php/oauth/token",
-		"/oauth/authorize.php/x",
 		"/index.phpx/oauth/authorize",
+		"/oauth/authorize.phpx/y",
+		"//oauth/token",
+		"//attacker.example",
+		"//attacker.example/",
+		"/(S(x))/oauth/token",
+		"/oauth/(x)/authorize",
+		"/oauth/(s(x)/authorize",
 		// dot segments in paths that do not mention the endpoint
 		"/static/../app.js",
 		"/oauth/x/../token",
@@ -211,6 +229,12 @@ func TestPathCannotNormalize(t *testing.T) {
 		"/OAuth/Authorize%2523x",
 		"/oauth/authorize.json%3Fx",
 		"/oauth/authorize%3F/..",
+		// and after an untidy spelling of the endpoint
+		"/oauth/authorize.%3Fx",
+		"/oauth/authorize%20%3Fx",
+		"/oauth/authorize/.%3Fx",
+		"/oauth/authorize/x/..%3Fx",
+		"//attacker.example/oauth/authorize%3Fx",
 		// a ".." after a segment that upstreams read differently: some
 		// drop it first, Go's path.Clean and Tomcat remove it with the
 		// ".."
@@ -406,12 +430,12 @@ func TestPathCannotNameSound(t *testing.T) {
 			cut := rng.IntN(len(p) + 1)
 			p = p[:cut] + []string{"/oauth/authorize", "/OAUTH//Authorize/.", "/custom/auth;x", "/x/../Oauth\\authorize.json"}[rng.IntN(4)] + p[cut:]
 		}
-		named1, err := s.matchCanonical(p)
+		named1, err := s.matchReadings(p)
 		checked := named1 || err != nil
 		if s.cannotName(p) {
 			skipped++
 			if checked {
-				t.Fatalf("cannotName(%q) but matchCanonical = %v, %v", p, named1, err)
+				t.Fatalf("cannotName(%q) but matchReadings = %v, %v", p, named1, err)
 			}
 		}
 		if checked {
@@ -485,6 +509,14 @@ func TestPathUpstreamReadingsChecked(t *testing.T) {
 		";", ";x", "%3B", " ", "%20", "%09", "%00", "%2500", "%3F", "x", "X", "...",
 		"oauth", "OAuth", "authorize", "Authorize", "%61uthorize", "author%C4%B1ze", "%EF%BC%8F", "%EF%BC%8E",
 	}
+	// A WHATWG-style reading: a leading "//" starts a host.
+	hostReading := func(p string) (string, bool) {
+		u, err := url.Parse(p)
+		if err != nil || u.Host == "" {
+			return "", false
+		}
+		return strings.ToLower(path.Clean("/" + u.Path)), true
+	}
 	goReading := func(p string, decodes int) (string, bool) {
 		for range decodes {
 			d, err := url.PathUnescape(p)
@@ -507,15 +539,18 @@ func TestPathUpstreamReadingsChecked(t *testing.T) {
 			cut := rng.IntN(len(p) + 1)
 			p = p[:cut] + "/oauth/authorize" + p[cut:]
 		}
-		for decodes := 1; decodes <= 2; decodes++ {
-			r, ok := goReading(p, decodes)
+		for decodes := 0; decodes <= 2; decodes++ {
+			r, ok := hostReading(p)
+			if decodes > 0 {
+				r, ok = goReading(p, decodes)
+			}
 			if !ok || r != DefaultPath {
 				continue
 			}
 			routed++
 			if got, err := s.match(p); !got && err == nil {
 				c, lossy, _ := canonicalPath(p, nil)
-				t.Fatalf("%q is %s after %d decoding(s) and path.Clean, but match passes it (canonical %q, lossy %v)", p, r, decodes, c, lossy)
+				t.Fatalf("%q is %s after %d decoding(s) and path.Clean (0: read as //host/path), but match passes it (canonical %q, lossy %v)", p, r, decodes, c, lossy)
 			}
 		}
 	}
