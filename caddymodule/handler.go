@@ -143,9 +143,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.Method == http.MethodOptions {
 		return next.ServeHTTP(w, r)
 	}
-	checked, err := h.paths.match(r.URL.EscapedPath())
+	escaped := r.URL.EscapedPath()
+	checked, err := h.paths.match(escaped)
 	if err == nil && !checked {
 		checked, err = h.paths.matchHeaders(r.Header)
+	}
+	if err == nil && !checked {
+		checked, err = h.paths.matchQueryRoute(escaped, r.URL.RawQuery)
 	}
 	if err == nil && !checked {
 		return next.ServeHTTP(w, r)

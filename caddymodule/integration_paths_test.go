@@ -144,6 +144,21 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		})
 	}
 
+	// Frameworks that route the front page by its query string.
+	for _, route := range []string{"/?q=oauth/authorize&", "/index.php?r=OAuth%2FAuthorize&"} {
+		t.Run("query-route"+route, func(t *testing.T) {
+			n := up.count()
+			checkRejected(t, route, get(t, s.addr(), route+evilQuery[1:]), "redirect_uri_not_registered", up, n)
+			n = up.count()
+			checkSameTarget(t, route, checkForwarded(t, route, get(t, s.addr(), route+goodQuery[1:]), up, n), route+goodQuery[1:])
+		})
+	}
+	t.Run("query-path", func(t *testing.T) {
+		n := up.count()
+		target := "/?/oauth/authorize" + evilQuery
+		checkRejected(t, target, get(t, s.addr(), target), "malformed_request", up, n)
+	})
+
 	// Other paths pass untouched, with any query at all.
 	for _, target := range []string{
 		"/oauth/token" + evilQuery + "&redirect_uri=x&request=y",
@@ -159,6 +174,7 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		"/oauth/token",
 		"/index.php/oauth/token" + evilQuery,
 		"/static/../app.js" + evilQuery,
+		"/search?q=oauth/authorize&redirect_uri=x",
 	} {
 		t.Run("other"+target, func(t *testing.T) {
 			n := up.count()

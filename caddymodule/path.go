@@ -228,6 +228,46 @@ func (s pathSet) matchHeaders(h http.Header) (bool, error) {
 	return false, nil
 }
 
+// matchQueryRoute reports whether a request to the front page or a PHP
+// script is routed by its query string to an authorize path, as Drupal 7
+// (?q=oauth/authorize) and Yii (?r=oauth/authorize) route. A query that is
+// itself a path (CodeIgniter's /?/oauth/authorize?client_id=...) is an
+// error: CodeIgniter then reads the parameters after its second "?" only,
+// which leaves them ambiguous.
+func (s pathSet) matchQueryRoute(escaped, rawQuery string) (bool, error) {
+	if rawQuery == "" || !(escaped == "/" || escaped == "" || hasSuffixFold(escaped, ".php")) ||
+		s.cannotName(rawQuery) {
+		return false, nil
+	}
+	if rawQuery[0] == '/' {
+		route, _, _ := strings.Cut(rawQuery, "?")
+		if ok, err := s.match(route); ok || err != nil {
+			return false, errBadPath
+		}
+	}
+	for raw := rawQuery; raw != ""; {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		rawName, rawValue, _ := strings.Cut(pair, "=")
+		name, ok := queryUnescape(rawName)
+		if !ok || !(nameIs(name, "q") || nameIs(name, "r")) {
+			continue
+		}
+		if value, ok := queryUnescape(rawValue); ok {
+			if ok, err := s.match(value); ok || err != nil {
+				return ok, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// hasSuffixFold reports whether s ends with the lowercase ASCII suffix in
+// any letter case.
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && containsFold(s[len(s)-len(suffix):], suffix)
+}
+
 // dotSegmentsHide reports whether a path whose canonical form lost
 // segments to a ".." (or its tail to a NUL) has a ".." and mentions one of
 // s. Upstreams disagree on which segment a ".." removes: the canonical form

@@ -558,3 +558,34 @@ func TestPathUpstreamReadingsChecked(t *testing.T) {
 		t.Fatalf("only %d random paths route to the endpoint: the generator is too weak", routed)
 	}
 }
+
+// TestPathMatchQueryRoute: the front page and PHP scripts of frameworks that
+// route by the query string.
+func TestPathMatchQueryRoute(t *testing.T) {
+	s := defaultPathSet(t)
+	for _, tc := range []struct {
+		path, query string
+		want, err   bool
+	}{
+		{"/", "q=oauth/authorize&client_id=a", true, false},
+		{"/", "client_id=a&Q=%2Foauth%2Fauthorize", true, false},
+		{"/index.php", "r=oauth/authorize", true, false},
+		{"/INDEX.PHP", "r=OAuth%2FAuthorize", true, false},
+		{"", "q=oauth/authorize", true, false},
+		{"/", "/oauth/authorize?client_id=a&redirect_uri=x", false, true},
+		{"/index.php", "/OAuth/Authorize", false, true},
+		{"/", "q=oauth/token&client_id=a", false, false},
+		{"/", "search=oauth/authorize", false, false},
+		{"/", "/oauth/token?x=1", false, false},
+		{"/", "", false, false},
+		{"/search", "q=oauth/authorize", false, false},
+		{"/docs/", "q=oauth/authorize", false, false},
+		{"/index.phpx", "q=oauth/authorize", false, false},
+		{"/", "q=%zz&r=oauth/authorize", true, false},
+	} {
+		got, err := s.matchQueryRoute(tc.path, tc.query)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("matchQueryRoute(%q, %q) = %v, %v; want %v, error %v", tc.path, tc.query, got, err, tc.want, tc.err)
+		}
+	}
+}
