@@ -128,6 +128,9 @@ func (s pathSet) matchCanonical(escaped string) (bool, error) {
 	var buf [256]byte
 	c, lossy, err := canonicalPath(escaped, buf[:0])
 	if err != nil {
+		if !s.undecodableMayName(escaped) {
+			return false, nil
+		}
 		return false, err
 	}
 	if bytes.ContainsAny(c, "?#") {
@@ -268,6 +271,35 @@ func hasSuffixFold(s, suffix string) bool {
 	return len(s) >= len(suffix) && containsFold(s[len(s)-len(suffix):], suffix)
 }
 
+// undecodableMayName reports whether a path that canonicalPath cannot
+// decode might still name one of s: decoded up to three times with bad
+// escapes kept as they are, then folded, it mentions the last segment of
+// one of s or still holds an escape. Any other such path is not ours to
+// reject: Caddy's file server serves /static/50%2525off as "50%25off".
+func (s pathSet) undecodableMayName(escaped string) bool {
+	p := append([]byte{'/'}, escaped...)
+	for range 3 {
+		p, _ = unescapeInPlace(p, true)
+	}
+	for rest := p; ; rest = rest[1:] {
+		i := bytes.IndexByte(rest, '%')
+		if i < 0 {
+			break
+		}
+		rest = rest[i:]
+		if len(rest) > 2 && isHex(rest[1]) && isHex(rest[2]) {
+			return true
+		}
+	}
+	p = foldInPlace(p)
+	for _, last := range s.lastSegments {
+		if bytes.Contains(p, []byte(last)) {
+			return true
+		}
+	}
+	return false
+}
+
 // dotSegmentsHide reports whether a path whose canonical form lost
 // segments to a ".." (or its tail to a NUL) has a ".." and mentions one of
 // s. Upstreams disagree on which segment a ".." removes: the canonical form
@@ -369,15 +401,20 @@ func foldedPath(escaped string, dst []byte) ([]byte, error) {
 			break
 		}
 		var err error
-		if p, err = unescapeInPlace(p); err != nil {
+		if p, err = unescapeInPlace(p, false); err != nil {
 			return nil, err
 		}
 	}
 	if hasPercent(p) {
 		return nil, errBadPath // encoded more than three times
 	}
-	// Fold in place: what replaces a rune is never longer, and it is read
-	// before its bytes can be overwritten.
+	return full[:len(dst)+len(foldInPlace(p))], nil
+}
+
+// foldInPlace folds the letters of p as foldedPath describes. What
+// replaces a rune is never longer, and it is read before its bytes can be
+// overwritten.
+func foldInPlace(p []byte) []byte {
 	out := p[:0]
 	for k := 0; k < len(p); {
 		c, size := p[k], 1
@@ -398,7 +435,7 @@ func foldedPath(escaped string, dst []byte) ([]byte, error) {
 		}
 		out = append(out, c)
 	}
-	return full[:len(dst)+len(out)], nil
+	return out
 }
 
 // nextSegment returns the segment of p that starts at i, up to the next
@@ -427,8 +464,9 @@ func trimSegment(seg []byte) []byte {
 	return bytes.TrimFunc(seg, isSpaceOrControl)
 }
 
-// unescapeInPlace decodes %XX escapes; the result is never longer.
-func unescapeInPlace(b []byte) ([]byte, error) {
+// unescapeInPlace decodes %XX escapes; the result is never longer. A "%"
+// that does not start one is an error, or when lenient is kept as it is.
+func unescapeInPlace(b []byte, lenient bool) ([]byte, error) {
 	out := b[:0]
 	for i := 0; i < len(b); i++ {
 		if b[i] != '%' {
@@ -436,6 +474,10 @@ func unescapeInPlace(b []byte) ([]byte, error) {
 			continue
 		}
 		if i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) {
+			if lenient {
+				out = append(out, b[i])
+				continue
+			}
 			return nil, errBadPath
 		}
 		out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))

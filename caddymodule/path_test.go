@@ -196,6 +196,14 @@ func TestPathNoMatch(t *testing.T) {
 		"/oauth/x/../token",
 		"/a/%2e%2e/b;x/../c",
 		"/a%00/../b",
+		// escapes that do not decode twice, in paths that cannot name the
+		// endpoint: Caddy's file server reads them once
+		"/static/50%25off",
+		"/static/100%25",
+		"/x/%2525zz",
+		"/static/%25%25%25",
+		"%",
+		"/%%%",
 	} {
 		ok, err := s.match(p)
 		if err != nil || ok {
@@ -216,8 +224,6 @@ func TestPathCannotNormalize(t *testing.T) {
 		"/oauth/authorize%",
 		"/oauth/authorize%g0",
 		"/oauth/authorize%0g",
-		"%",
-		"/%%%",
 		"/oauth/authorize%25zz",    // bad escape after one decoding
 		"/oauth/authorize%2525zz",  // after two decodings
 		"/oauth/%25252561uthorize", // encoded four times
