@@ -291,7 +291,12 @@ func (s pathSet) undecodableMayName(escaped string) bool {
 			return true
 		}
 	}
-	p = foldInPlace(p)
+	return s.mentioned(foldInPlace(p))
+}
+
+// mentioned reports whether the folded path p contains the last segment of
+// one of s.
+func (s pathSet) mentioned(p []byte) bool {
 	for _, last := range s.lastSegments {
 		if bytes.Contains(p, []byte(last)) {
 			return true
@@ -321,15 +326,7 @@ func (s pathSet) dotSegmentsHide(escaped string) bool {
 		t := trimSegment(seg)
 		dots = bytes.Count(t, []byte(".")) >= 2 && len(bytes.Trim(t, ". ")) == 0
 	}
-	if !dots {
-		return false
-	}
-	for _, last := range s.lastSegments {
-		if bytes.Contains(p, []byte(last)) {
-			return true
-		}
-	}
-	return false
+	return dots && s.mentioned(p)
 }
 
 // canonicalPath appends to dst the form of an escaped path that the most
