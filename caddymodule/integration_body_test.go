@@ -125,7 +125,7 @@ func TestIntegrationBodies(t *testing.T) {
 	// Lenient spellings of the names are second copies, in the query and in
 	// the body.
 	for _, name := range []string{"Redirect_URI", "redirect.uri", "redirect uri", "redirect[uri", "REDIRECT_URI", "redirect_uri[]", "redirect_uri[0]", " redirect_uri",
-		"[redirect_uri]", "]redirect_uri", "redirect_uri]", "\ufeffredirect_uri"} {
+		"[redirect_uri]", "]redirect_uri", "redirect_uri]", "\ufeffredirect_uri", ".redirect_uri", "!redirect_uri"} {
 		second := url.QueryEscape(name) + "=" + url.QueryEscape(evil)
 		rejected = append(rejected,
 			bodyCase{"query-" + name, rawReq{Target: authorize("APP-BODY", good) + "&" + second}, "duplicate_parameter"},

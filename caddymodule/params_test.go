@@ -57,6 +57,9 @@ func TestNameIs(t *testing.T) {
 		{"[ ]redirect_uri[x]", "redirect_uri", true},
 		{"\ufeffredirect_uri", "redirect_uri", true},
 		{" \ufeff[client_id", "client_id", true},
+		{".redirect_uri", "redirect_uri", true}, // qs with allowDots
+		{"!redirect_uri", "redirect_uri", true}, // Spring's default marker
+		{"..[!client_id", "client_id", true},
 
 		{"redirect_uri2", "redirect_uri", false},
 		{"xredirect_uri", "redirect_uri", false},
