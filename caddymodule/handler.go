@@ -152,6 +152,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		checked, err = h.paths.matchQueryRoute(escaped, r.URL.RawQuery)
 	}
 	if err == nil && !checked {
+		checked = requestsCode(r.URL.RawQuery)
+	}
+	if err == nil && !checked {
 		return next.ServeHTTP(w, r)
 	}
 	var ps params

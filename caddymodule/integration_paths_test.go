@@ -159,22 +159,42 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		checkRejected(t, target, get(t, s.addr(), target), "malformed_request", up, n)
 	})
 
-	// Other paths pass untouched, with any query at all.
+	// A query with response_type and redirect_uri is an authorize request
+	// on any path: under the endpoint (Express's app.use, a PHP
+	// index.php below it), routed by a parameter (Drupal 7 on any page,
+	// WordPress's ?oauth=authorize), or a sign-in page that carries the
+	// request on.
+	for _, path := range []string{"/oauth/authorize/x", "/oauth/authorize/index.php", "/node", "/any-page/", "/signin"} {
+		t.Run("response-type"+path, func(t *testing.T) {
+			n := up.count()
+			target := path + "?oauth=authorize&q=oauth/authorize&" + evilQuery[1:]
+			checkRejected(t, target, get(t, s.addr(), target), "redirect_uri_not_registered", up, n)
+			n = up.count()
+			target = path + goodQuery
+			checkSameTarget(t, target, checkForwarded(t, target, get(t, s.addr(), target), up, n), target)
+		})
+	}
+
+	// Other paths pass untouched, with any query that is not an authorize
+	// request (without response_type).
+	otherQuery := "?client_id=APP-PATH&redirect_uri=" + url.QueryEscape("https://evil.example/cb")
 	for _, target := range []string{
-		"/oauth/token" + evilQuery + "&redirect_uri=x&request=y",
+		"/oauth/token" + otherQuery + "&redirect_uri=x&request=y",
 		"/oauth/token?redirect_uri=javascript:alert(1)&client_id=&client_id=",
-		"/static/app.js" + evilQuery,
+		"/static/app.js" + otherQuery,
 		"/static/app.js?%zz=%&redirect_uri",
-		"/oauth/authorizex" + evilQuery,
-		"/oauth/authorize-old" + evilQuery,
-		"/oauth/authorize.json/x" + evilQuery,
-		"/oauth" + evilQuery,
-		"/authorize" + evilQuery,
-		"/" + evilQuery,
+		"/oauth/authorizex" + otherQuery,
+		"/oauth/authorize-old" + otherQuery,
+		"/oauth/authorize.json/x" + otherQuery,
+		"/oauth" + otherQuery,
+		"/authorize" + otherQuery,
+		"/" + otherQuery,
 		"/oauth/token",
-		"/index.php/oauth/token" + evilQuery,
-		"/static/../app.js" + evilQuery,
+		"/index.php/oauth/token" + otherQuery,
+		"/static/../app.js" + otherQuery,
 		"/search?q=oauth/authorize&redirect_uri=x",
+		"/logout?redirect_uri=https%3A%2F%2Fevil.example%2F",
+		"/docs?response_type=code",
 	} {
 		t.Run("other"+target, func(t *testing.T) {
 			n := up.count()

@@ -97,6 +97,52 @@ var mayName = func() (t [256]bool) {
 	return t
 }()
 
+// requestsCode reports whether a query string carries both response_type
+// and redirect_uri, in any spelling nameIs reads and whatever else it
+// holds: an authorize request, whichever path or route brings it to the
+// endpoint. It splits at ";" as well as "&", and reads a name that does
+// not decode as it is, so that no part of the query hides one.
+func requestsCode(raw string) bool {
+	if !mayHoldName(raw, "type") {
+		return false
+	}
+	var responseType, redirectURI bool
+	for raw != "" {
+		pair := raw
+		if i := strings.IndexAny(raw, "&;"); i >= 0 {
+			pair, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = ""
+		}
+		if pair == "" || !mayName[pair[0]] {
+			continue
+		}
+		rawName, _, _ := strings.Cut(pair, "=")
+		name, ok := queryUnescape(rawName)
+		if !ok {
+			name = rawName
+		}
+		switch leadLower(name) {
+		case 'r':
+			responseType = responseType || nameIs(name, "response_type")
+			redirectURI = redirectURI || nameIs(name, "redirect_uri")
+		}
+	}
+	return responseType && redirectURI
+}
+
+// mayHoldName reports, cheaply, whether raw may hold a name that nameIs
+// reads as one ending in tail (lowercase ASCII): raw contains tail in some
+// letter case, an escape or a non-ASCII byte.
+func mayHoldName(raw, tail string) bool {
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c == '%' || c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return containsFold(raw, tail)
+}
+
 // leadLower returns the first rune of name after what trimNameStart drops,
 // folded onto ASCII and lowercased, or 0 for an empty name.
 func leadLower(name string) rune {

@@ -520,3 +520,33 @@ func FuzzParamsScan(f *testing.F) {
 		}
 	})
 }
+
+// TestRequestsCode: a query with response_type and redirect_uri, in any
+// spelling, is an authorize request wherever it is sent.
+func TestRequestsCode(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want bool
+	}{
+		{"response_type=code&client_id=a&redirect_uri=x", true},
+		{"redirect_uri=x&response_type=code", true},
+		{"Response.Type=code&REDIRECT_URI=x", true},
+		{"%72esponse_type=code&redirect%5Furi=x", true},
+		{"response_type=code;redirect_uri=x", true},
+		{"a=%zz&response_type=code&redirect_uri=x", true},
+		{"response_type%zz=code&redirect_uri=x", false},
+		{"\uff52esponse_type=code&[redirect_uri]=x", true},
+		{"q=oauth/authorize&response_type=code&redirect_uri=https%3A%2F%2Fevil.example", true},
+		{"", false},
+		{"v=3", false},
+		{"redirect_uri=x", false},
+		{"response_type=code", false},
+		{"response_types=code&redirect_uri=x", false},
+		{"post_logout_redirect_uri=x&response_type=code", false},
+		{"type=a&redirect_uri=x", false},
+	} {
+		if got := requestsCode(tc.raw); got != tc.want {
+			t.Errorf("requestsCode(%q) = %v; want %v", tc.raw, got, tc.want)
+		}
+	}
+}
