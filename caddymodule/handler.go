@@ -199,6 +199,7 @@ func (h *Handler) decide(r *http.Request, ps *params) registry.Decision {
 	if reason, detail := h.readForm(r, ps); reason != "" {
 		return reject(reason, detail)
 	}
+	ps.scanCookies(r.Header["Cookie"])
 	if reason := ps.reason(); reason != "" {
 		return reject(reason, reason.Description())
 	}

@@ -159,6 +159,20 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		checkRejected(t, target, get(t, s.addr(), target), "malformed_request", up, n)
 	})
 
+	// Cookies that an upstream merging them into its parameters reads as
+	// redirect_uri or client_id are second copies; other cookies pass.
+	t.Run("cookies", func(t *testing.T) {
+		n := up.count()
+		got := checkForwarded(t, "cookies", get(t, s.addr(), "/oauth/authorize"+goodQuery, [2]string{"Cookie", "session=abc; theme=dark"}), up, n)
+		if got.Header.Get("Cookie") != "session=abc; theme=dark" {
+			t.Errorf("the upstream received Cookie %q", got.Header.Get("Cookie"))
+		}
+		for _, cookie := range []string{"session=abc; redirect_uri=" + url.QueryEscape("https://evil.example/cb"), "Client.Id=APP-OTHER"} {
+			n = up.count()
+			checkRejected(t, cookie, get(t, s.addr(), "/oauth/authorize"+goodQuery, [2]string{"Cookie", cookie}), "duplicate_parameter", up, n)
+		}
+	})
+
 	// A query with response_type and redirect_uri is an authorize request
 	// on any path: under the endpoint (Express's app.use, a PHP
 	// index.php below it), routed by a parameter (Drupal 7 on any page,

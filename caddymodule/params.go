@@ -50,22 +50,7 @@ func (p *params) scan(raw string) policy.Reason {
 		if !ok {
 			return policy.MalformedRequest
 		}
-		var dst *string
-		switch leadLower(name) {
-		case 'c':
-			if nameIs(name, "client_id") {
-				p.nClientID++
-				dst = &p.clientID
-			}
-		case 'r':
-			switch {
-			case nameIs(name, "redirect_uri"):
-				p.nRedirectURI++
-				dst = &p.redirectURI
-			case nameIs(name, "request"), nameIs(name, "request_uri"):
-				p.requestObject = true
-			}
-		}
+		dst := p.slot(name)
 		if dst == nil {
 			if !validEscapes(rawValue) {
 				return policy.MalformedRequest
@@ -79,6 +64,58 @@ func (p *params) scan(raw string) policy.Reason {
 		*dst = value
 	}
 	return ""
+}
+
+// slot counts a parameter named name and returns where its value goes, or
+// nil for a name that is not one of ours (or a request object's, which is
+// only noted).
+func (p *params) slot(name string) *string {
+	switch leadLower(name) {
+	case 'c':
+		if nameIs(name, "client_id") {
+			p.nClientID++
+			return &p.clientID
+		}
+	case 'r':
+		switch {
+		case nameIs(name, "redirect_uri"):
+			p.nRedirectURI++
+			return &p.redirectURI
+		case nameIs(name, "request"), nameIs(name, "request_uri"):
+			p.requestObject = true
+		}
+	}
+	return nil
+}
+
+// scanCookies reads the request's cookies as more parameters, as upstreams
+// that merge cookies into them do: PHP's $_REQUEST where request_order
+// includes cookies (the default without a php.ini, where they override
+// the query), classic ASP.NET's Request[name]. A cookie named
+// redirect_uri, which an attacker may set from a sibling domain, is then a
+// second copy. Names and values are decoded as PHP does, or read as they
+// are when they do not decode.
+func (p *params) scanCookies(lines []string) {
+	for _, line := range lines {
+		for line != "" {
+			var c string
+			c, line, _ = strings.Cut(line, ";")
+			c = strings.TrimLeft(c, " ")
+			if c == "" || !mayName[c[0]] {
+				continue
+			}
+			rawName, rawValue, _ := strings.Cut(c, "=")
+			name, ok := queryUnescape(rawName)
+			if !ok {
+				name = rawName
+			}
+			if dst := p.slot(name); dst != nil {
+				if *dst, ok = queryUnescape(rawValue); !ok {
+					*dst = rawValue
+				}
+			}
+		}
+	}
 }
 
 // mayName tells, by the first raw byte of a pair, whether its name may be

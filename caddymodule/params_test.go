@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -548,5 +549,36 @@ func TestRequestsCode(t *testing.T) {
 		if got := requestsCode(tc.raw); got != tc.want {
 			t.Errorf("requestsCode(%q) = %v; want %v", tc.raw, got, tc.want)
 		}
+	}
+}
+
+// TestParamsScanCookies: cookies that an upstream merging cookies into its
+// parameters reads as ours are more copies.
+func TestParamsScanCookies(t *testing.T) {
+	for _, tc := range []struct {
+		query   string
+		cookies []string
+		want    scanWant
+	}{
+		{"client_id=a&redirect_uri=x", nil, scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id=a&redirect_uri=x", []string{"session=abc; theme=dark;client=b; redirect=y"},
+			scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"client_id=a&redirect_uri=x", []string{"session=abc; redirect_uri=https%3A%2F%2Fevil.example%2F"},
+			scanWant{"a", "https://evil.example/", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri%5B%5D=x", []string{"Redirect.URI=y"},
+			scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x", []string{"a=1", "  client_id=b"},
+			scanWant{"b", "x", 2, 1, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x", []string{"%72edirect_uri=%zz"},
+			scanWant{"a", "%zz", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a", []string{"redirect_uri=https://evil.example/"},
+			scanWant{"a", "https://evil.example/", 1, 1, false, "", ""}},
+		{"client_id=a&redirect_uri=x", []string{"request_uri=urn:x"},
+			scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+	} {
+		var p params
+		r := p.scan(tc.query)
+		p.scanCookies(tc.cookies)
+		checkScan(t, fmt.Sprintf("scan(%s) + cookies %q", tc.query, tc.cookies), &p, r, tc.want)
 	}
 }
