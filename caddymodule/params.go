@@ -123,11 +123,11 @@ func (p *params) scanCookies(lines []string) {
 // trimNameStart has dropped its lead and its first letter is folded
 // (leadLower), so the only other candidates are the bytes that decode or
 // fold into one or that trimNameStart drops: an escape, a "+", a space, a
-// bracket, a dot, a "!" and the start of a UTF-8 sequence.
+// bracket, a dot, a "!", a "?" and the start of a UTF-8 sequence.
 var mayName = func() (t [256]bool) {
 	for b := range t {
 		switch lead := leadLower(string(rune(b))); {
-		case b >= utf8.RuneSelf, b == '%', b == '+', b == ' ', b == '[', b == ']', b == '.', b == '!', lead == 'c', lead == 'r':
+		case b >= utf8.RuneSelf, b == '%', b == '+', b == ' ', b == '[', b == ']', b == '.', b == '!', b == '?', lead == 'c', lead == 'r':
 			t[b] = true
 		}
 	}
@@ -319,14 +319,15 @@ func nameIs(name, target string) bool {
 // spaces (PHP), brackets (Rack reads [redirect_uri], ]redirect_uri and
 // []redirect_uri as redirect_uri, Express's qs reads [redirect_uri]), a
 // dot (qs with allowDots reads .redirect_uri), a "!" (Spring's data binder
-// applies !redirect_uri when redirect_uri is absent) and a byte order mark
-// (body-parser drops one at the start of a body).
+// applies !redirect_uri when redirect_uri is absent), a "?" (URLSearchParams
+// drops one at the start of a query) and a byte order mark (body-parser
+// drops one at the start of a body).
 func trimNameStart(name string) string {
 	for {
 		switch {
 		case name == "":
 			return name
-		case name[0] == ' ' || name[0] == '[' || name[0] == ']' || name[0] == '.' || name[0] == '!':
+		case name[0] == ' ' || name[0] == '[' || name[0] == ']' || name[0] == '.' || name[0] == '!' || name[0] == '?':
 			name = name[1:]
 		case strings.HasPrefix(name, "\uFEFF"):
 			name = name[len("\uFEFF"):]

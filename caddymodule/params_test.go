@@ -61,6 +61,7 @@ func TestNameIs(t *testing.T) {
 		{".redirect_uri", "redirect_uri", true}, // qs with allowDots
 		{"!redirect_uri", "redirect_uri", true}, // Spring's default marker
 		{"..[!client_id", "client_id", true},
+		{"?redirect_uri", "redirect_uri", true}, // URLSearchParams drops a leading ?
 
 		{"redirect_uri2", "redirect_uri", false},
 		{"xredirect_uri", "redirect_uri", false},
