@@ -144,17 +144,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	escaped := r.URL.EscapedPath()
-	checked, err := h.paths.match(escaped)
-	if err == nil && !checked {
-		checked, err = h.paths.matchHeaders(r.Header)
+	endpoint, err := h.paths.match(escaped)
+	if err == nil && !endpoint {
+		endpoint, err = h.paths.matchHeaders(r.Header)
 	}
-	if err == nil && !checked {
-		checked, err = h.paths.matchQueryRoute(escaped, r.URL.RawQuery)
+	if err == nil && !endpoint {
+		endpoint, err = h.paths.matchQueryRoute(escaped, r.URL.RawQuery)
 	}
-	if err == nil && !checked {
-		checked = requestsCode(r.URL.RawQuery)
-	}
-	if err == nil && !checked {
+	// Elsewhere an authorize request is known by its query alone, and its
+	// body is the business of the endpoint it was sent to.
+	if err == nil && !endpoint && !requestsCode(r.URL.RawQuery) {
 		return next.ServeHTTP(w, r)
 	}
 	var ps params
@@ -162,8 +161,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		d.Reason = policy.MalformedRequest
 		d.Detail = "the request path cannot be normalized"
-	} else {
-		d = h.decide(r, &ps)
+	} else if d = h.decide(r, &ps, endpoint); (d.Reason == policy.MissingClientID || d.Reason == policy.MissingRedirectURI) &&
+		ps.submission() && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// Read in full, it is a form the authorization server posts back
+		// to its endpoint, not an authorize request.
+		return next.ServeHTTP(w, r)
 	}
 
 	decision := decisionAllowed
@@ -188,16 +190,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return writeRejection(w, r, &d, &ps)
 }
 
-// decide reads the request's parameters and decides it.
-func (h *Handler) decide(r *http.Request, ps *params) registry.Decision {
+// decide reads the request's parameters, from its body too when it was
+// sent to an endpoint, and decides it.
+func (h *Handler) decide(r *http.Request, ps *params, readBody bool) registry.Decision {
 	reject := func(reason policy.Reason, detail string) registry.Decision {
 		return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}}
 	}
 	if reason := ps.scan(r.URL.RawQuery); reason != "" {
 		return reject(reason, "the query string cannot be read unambiguously")
 	}
-	if reason, detail := h.readForm(r, ps); reason != "" {
-		return reject(reason, detail)
+	if readBody {
+		if reason, detail := h.readForm(r, ps); reason != "" {
+			return reject(reason, detail)
+		}
 	}
 	ps.scanCookies(r.Header["Cookie"])
 	if reason := ps.reason(); reason != "" {

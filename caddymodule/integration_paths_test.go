@@ -159,6 +159,61 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		checkRejected(t, target, get(t, s.addr(), target), "malformed_request", up, n)
 	})
 
+	// A form the authorization server posts back to its endpoint, with
+	// none of response_type, redirect_uri and a request object, is a
+	// consent decision, not an authorize request: it passes, its body
+	// intact. With any of them it is checked as an authorize request.
+	form := [2]string{"Content-Type", formType}
+	for _, c := range []rawReq{
+		{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form}, Body: []byte("user_oauth_approval=true&scope.openid=true")},
+		{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form}, Body: []byte("client_id=APP-PATH&state=xyz&scope=openid")},
+		{Method: "DELETE", Target: "/oauth/authorize", Header: [][2]string{form}, Body: []byte("client_id=APP-PATH&state=xyz&auth_token=t")},
+	} {
+		t.Run("consent-"+c.Method+"-"+string(c.Body), func(t *testing.T) {
+			n := up.count()
+			got := checkForwarded(t, string(c.Body), send(t, s.addr(), c), up, n)
+			if string(got.Body) != string(c.Body) {
+				t.Errorf("upstream body %q, want %q", got.Body, c.Body)
+			}
+		})
+	}
+	for _, c := range []struct {
+		req    rawReq
+		reason string
+	}{
+		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form}, Body: []byte("client_id=APP-PATH&response_type=code")}, "missing_redirect_uri"},
+		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form}, Body: []byte("client_id=APP-PATH&request_uri=urn%3Ax")}, "request_object_not_supported"},
+		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form, {"Cookie", "redirect_uri=https%3A%2F%2Fevil.example%2Fcb"}}, Body: []byte("client_id=APP-PATH")}, "redirect_uri_not_registered"},
+		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{{"Content-Type", "application/json"}}, Body: []byte(`{"client_id":"APP-PATH"}`)}, "unsupported_body"},
+		{rawReq{Method: "GET", Target: "/oauth/authorize?client_id=APP-PATH"}, "missing_redirect_uri"},
+	} {
+		t.Run("not-consent-"+c.req.Method+"-"+string(c.req.Body)+c.req.Target, func(t *testing.T) {
+			n := up.count()
+			checkRejected(t, c.reason, send(t, s.addr(), c.req), c.reason, up, n)
+		})
+	}
+
+	// Elsewhere, only the query of a request that carries response_type
+	// and redirect_uri is read: a sign-in page's JSON body or a consent
+	// form's hidden fields are the business of that page.
+	for _, body := range []string{`{"username":"u"}`, "client_id=APP-PATH&redirect_uri=" + url.QueryEscape("https://app.example/cb") + "&allow=Authorize"} {
+		t.Run("elsewhere-body-"+body, func(t *testing.T) {
+			ct := "application/json"
+			if body[0] != '{' {
+				ct = formType
+			}
+			req := rawReq{Method: "POST", Target: "/oauth/custom/init.json" + goodQuery, Header: [][2]string{{"Content-Type", ct}}, Body: []byte(body)}
+			n := up.count()
+			got := checkForwarded(t, body, send(t, s.addr(), req), up, n)
+			if string(got.Body) != body {
+				t.Errorf("upstream body %q, want %q", got.Body, body)
+			}
+			req.Target = "/oauth/custom/init.json" + evilQuery
+			n = up.count()
+			checkRejected(t, body, send(t, s.addr(), req), "redirect_uri_not_registered", up, n)
+		})
+	}
+
 	// Cookies that an upstream merging them into its parameters reads as
 	// redirect_uri or client_id are second copies; other cookies pass.
 	t.Run("cookies", func(t *testing.T) {

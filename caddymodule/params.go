@@ -14,6 +14,7 @@ type params struct {
 	clientID, redirectURI   string
 	nClientID, nRedirectURI int
 	requestObject           bool
+	responseType            bool
 }
 
 // scan reads the pairs of a query string or form body. It returns
@@ -83,9 +84,21 @@ func (p *params) slot(name string) *string {
 			return &p.redirectURI
 		case nameIs(name, "request"), nameIs(name, "request_uri"):
 			p.requestObject = true
+		case nameIs(name, "response_type"):
+			p.responseType = true
 		}
 	}
 	return nil
+}
+
+// submission reports whether the request carries none of response_type,
+// redirect_uri and a request object: not an authorize request but a form
+// the authorization server posts back to its endpoint (a consent decision,
+// as Spring Authorization Server, Spring Security OAuth and Laravel
+// Passport send), which takes the redirect URI checked at the authorize
+// request from the server's session.
+func (p *params) submission() bool {
+	return !p.responseType && p.nRedirectURI == 0 && !p.requestObject
 }
 
 // scanCookies reads the request's cookies as more parameters, as upstreams
@@ -93,26 +106,19 @@ func (p *params) slot(name string) *string {
 // includes cookies (the default without a php.ini, where they override
 // the query), classic ASP.NET's Request[name]. A cookie named
 // redirect_uri, which an attacker may set from a sibling domain, is then a
-// second copy. Names and values are decoded as PHP does, or read as they
-// are when they do not decode.
+// second copy. Names and values are decoded as PHP's urldecode does.
 func (p *params) scanCookies(lines []string) {
 	for _, line := range lines {
 		for line != "" {
 			var c string
 			c, line, _ = strings.Cut(line, ";")
-			c = strings.TrimLeft(c, " ")
+			c = strings.TrimLeft(c, " \t")
 			if c == "" || !mayName[c[0]] {
 				continue
 			}
 			rawName, rawValue, _ := strings.Cut(c, "=")
-			name, ok := queryUnescape(rawName)
-			if !ok {
-				name = rawName
-			}
-			if dst := p.slot(name); dst != nil {
-				if *dst, ok = queryUnescape(rawValue); !ok {
-					*dst = rawValue
-				}
+			if dst := p.slot(lenientUnescape(rawName)); dst != nil {
+				*dst = lenientUnescape(rawValue)
 			}
 		}
 	}
@@ -137,8 +143,9 @@ var mayName = func() (t [256]bool) {
 // requestsCode reports whether a query string carries both response_type
 // and redirect_uri, in any spelling nameIs reads and whatever else it
 // holds: an authorize request, whichever path or route brings it to the
-// endpoint. It splits at ";" as well as "&", and reads a name that does
-// not decode as it is, so that no part of the query hides one.
+// endpoint. It splits at ";" as well as "&", and decodes names as PHP does
+// (a "%" that does not start an escape is kept), so that no part of the
+// query hides one.
 func requestsCode(raw string) bool {
 	if !mayHoldName(raw, "type") {
 		return false
@@ -155,10 +162,7 @@ func requestsCode(raw string) bool {
 			continue
 		}
 		rawName, _, _ := strings.Cut(pair, "=")
-		name, ok := queryUnescape(rawName)
-		if !ok {
-			name = rawName
-		}
+		name := lenientUnescape(rawName)
 		switch leadLower(name) {
 		case 'r':
 			responseType = responseType || nameIs(name, "response_type")
@@ -166,6 +170,27 @@ func requestsCode(raw string) bool {
 		}
 	}
 	return responseType && redirectURI
+}
+
+// lenientUnescape decodes s as PHP's urldecode does: as queryUnescape, but
+// a "%" that does not start a %XX escape is kept as it is.
+func lenientUnescape(s string) string {
+	if v, ok := queryUnescape(s); ok {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b.WriteByte(' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // mayHoldName reports, cheaply, whether raw may hold a name that nameIs

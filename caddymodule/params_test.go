@@ -491,6 +491,8 @@ func scanReference(p *params, raw string) policy.Reason {
 			dst = &p.redirectURI
 		case nameIs(name, "request"), nameIs(name, "request_uri"):
 			p.requestObject = true
+		case nameIs(name, "response_type"):
+			p.responseType = true
 		}
 		value, err := url.QueryUnescape(rawValue)
 		if err != nil {
@@ -510,7 +512,7 @@ func FuzzParamsScan(f *testing.F) {
 		"client_id=a&redirect_uri=" + unitURIEnc + "&state=x",
 		"+client_id=a&%20redirect_uri=x&Request=1", "%63lient_id=a&red%C4%B1rect_uri=x",
 		"\uff52edirect_uri=x&client.id=b", "a=%zz&client_id=a", "client_id=a&x=%4&redirect_uri=y",
-		"&&=&client_id[]=a&REDIRECT.URI=b;", "\xffclient_id=a", "reque%C5%BFt=1&redirect_uri%00=z",
+		"&&=&client_id[]=a&REDIRECT.URI=b;", "Response.Type=code&[]response_type%00=x", "\xffclient_id=a", "reque%C5%BFt=1&redirect_uri%00=z",
 	} {
 		f.Add(s)
 	}
@@ -537,6 +539,9 @@ func TestRequestsCode(t *testing.T) {
 		{"response_type=code;redirect_uri=x", true},
 		{"a=%zz&response_type=code&redirect_uri=x", true},
 		{"response_type%zz=code&redirect_uri=x", false},
+		// PHP keeps a bad escape and cuts a name at a NUL
+		{"response_type%00%=code&redirect_uri=x", true},
+		{"response_type=code&redirect_uri%00%=x", true},
 		{"\uff52esponse_type=code&[redirect_uri]=x", true},
 		{"q=oauth/authorize&response_type=code&redirect_uri=https%3A%2F%2Fevil.example", true},
 		{"", false},
@@ -567,6 +572,8 @@ func TestParamsScanCookies(t *testing.T) {
 		{"client_id=a&redirect_uri=x", []string{"session=abc; redirect_uri=https%3A%2F%2Fevil.example%2F"},
 			scanWant{"a", "https://evil.example/", 1, 2, false, "", policy.DuplicateParameter}},
 		{"client_id=a&redirect_uri%5B%5D=x", []string{"Redirect.URI=y"},
+			scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x", []string{"a=1;\tredirect_uri=y"},
 			scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
 		{"client_id=a&redirect_uri=x", []string{"a=1", "  client_id=b"},
 			scanWant{"b", "x", 2, 1, false, "", policy.DuplicateParameter}},

@@ -252,11 +252,12 @@ func (s pathSet) matchQueryRoute(escaped, rawQuery string) (bool, error) {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
 		rawName, rawValue, _ := strings.Cut(pair, "=")
-		name, ok := queryUnescape(rawName)
-		if !ok || !(nameIs(name, "q") || nameIs(name, "r")) {
+		if name := lenientUnescape(rawName); !nameIs(name, "q") && !nameIs(name, "r") {
 			continue
 		}
-		if value, ok := queryUnescape(rawValue); ok {
+		// A route has no query of its own: /login.php?r=/oauth/authorize?...
+		// is a page to return to after signing in.
+		if value := lenientUnescape(rawValue); !strings.ContainsAny(value, "?#") {
 			if ok, err := s.match(value); ok || err != nil {
 				return ok, err
 			}

@@ -588,6 +588,10 @@ func TestPathMatchQueryRoute(t *testing.T) {
 		{"/docs/", "q=oauth/authorize", false, false},
 		{"/index.phpx", "q=oauth/authorize", false, false},
 		{"/", "q=%zz&r=oauth/authorize", true, false},
+		{"/", "q%00%=oauth/authorize", true, false},
+		// a page to return to, not a route
+		{"/login.php", "r=%2Foauth%2Fauthorize%3Fclient_id%3Da", false, false},
+		{"/", "q=/oauth/authorize%23x", false, false},
 	} {
 		got, err := s.matchQueryRoute(tc.path, tc.query)
 		if got != tc.want || (err != nil) != tc.err {
