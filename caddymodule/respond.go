@@ -39,7 +39,7 @@ dt{font-weight:600;margin-top:.6rem}
 </head>
 <body>
 <h1>This sign-in link is not valid</h1>
-<p>The application that sent you here asked for the sign-in result to be delivered to an address it has not registered. To protect your account, sign-in was stopped and nothing was sent there.</p>
+<p>The sign-in request that brought you here breaks the rules on where a sign-in result may be sent, for the reason below. To protect your account, sign-in was stopped and nothing was sent anywhere.</p>
 <p>If you followed a link from an application you trust, please tell its support team. If you do not know where the link came from, close this page.</p>
 <dl>
 <dt>Why</dt><dd>{{.Description}}</dd>
