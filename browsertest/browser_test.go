@@ -250,7 +250,7 @@ func (e *env) runEnforced(ctx context.Context, t *testing.T, browser context.Con
 	}
 	for _, want := range []string{
 		"This sign-in link is not valid",
-		"nothing was sent there",
+		"nothing was sent anywhere",
 		string(sc.reason),
 		sc.reason.Description(),
 	} {
