@@ -43,7 +43,8 @@ func (h *Handler) readForm(r *http.Request, ps *params) (policy.Reason, string) 
 	if reason, detail := checkFormHeaders(r.Header); reason != "" {
 		return reason, detail
 	}
-	if reason := ps.scan(string(body)); reason != "" {
+	ps.form = string(body)
+	if reason := ps.scan(ps.form); reason != "" {
 		return reason, "the form body cannot be read unambiguously"
 	}
 	return "", ""

@@ -186,6 +186,9 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form, {"Cookie", "redirect_uri=https%3A%2F%2Fevil.example%2Fcb"}}, Body: []byte("client_id=APP-PATH")}, "redirect_uri_not_registered"},
 		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{{"Content-Type", "application/json"}}, Body: []byte(`{"client_id":"APP-PATH"}`)}, "unsupported_body"},
 		{rawReq{Method: "GET", Target: "/oauth/authorize?client_id=APP-PATH"}, "missing_redirect_uri"},
+		// prefixed names that model binders read (ASP.NET's req.x)
+		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form}, Body: []byte("req.client_id=APP-PATH&req.response_type=code&req.redirect_uri=https%3A%2F%2Fevil.example%2Fcb")}, "missing_client_id"},
+		{rawReq{Method: "POST", Target: "/oauth/authorize?req.redirect_uri=x", Header: [][2]string{form}, Body: []byte("client_id=APP-PATH")}, "missing_redirect_uri"},
 	} {
 		t.Run("not-consent-"+c.req.Method+"-"+string(c.req.Body)+c.req.Target, func(t *testing.T) {
 			n := up.count()

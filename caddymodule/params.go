@@ -15,6 +15,7 @@ type params struct {
 	nClientID, nRedirectURI int
 	requestObject           bool
 	responseType            bool
+	form                    string // the form body, as read
 }
 
 // scan reads the pairs of a query string or form body. It returns
@@ -91,14 +92,25 @@ func (p *params) slot(name string) *string {
 	return nil
 }
 
-// submission reports whether the request carries none of response_type,
-// redirect_uri and a request object: not an authorize request but a form
-// the authorization server posts back to its endpoint (a consent decision,
-// as Spring Authorization Server, Spring Security OAuth and Laravel
-// Passport send), which takes the redirect URI checked at the authorize
-// request from the server's session.
-func (p *params) submission() bool {
-	return !p.responseType && p.nRedirectURI == 0 && !p.requestObject
+// submission reports whether a request with query rawQuery carries none of
+// response_type, redirect_uri and a request object: not an authorize
+// request but a form the authorization server posts back to its endpoint
+// (a consent decision, as Spring Authorization Server, Spring Security
+// OAuth and Laravel Passport send), which takes the redirect URI checked at
+// the authorize request from the server's session. Nor may its query or
+// form hold "redirect" or "response" in any spelling (or an escape): a
+// framework binding prefixed names (ASP.NET's req.redirect_uri) would read
+// an authorize request there that nameIs does not.
+func (p *params) submission(rawQuery string) bool {
+	if p.responseType || p.nRedirectURI > 0 || p.requestObject {
+		return false
+	}
+	for _, raw := range []string{rawQuery, p.form} {
+		if mayHoldName(raw, "redirect") || mayHoldName(raw, "response") {
+			return false
+		}
+	}
+	return true
 }
 
 // scanCookies reads the request's cookies as more parameters, as upstreams

@@ -590,3 +590,30 @@ func TestParamsScanCookies(t *testing.T) {
 		checkScan(t, fmt.Sprintf("scan(%s) + cookies %q", tc.query, tc.cookies), &p, r, tc.want)
 	}
 }
+
+// TestParamsSubmission: a form posted back to the endpoint is one with
+// none of the authorize request's parameters, nor a name that hides one.
+func TestParamsSubmission(t *testing.T) {
+	for _, tc := range []struct {
+		query, form string
+		want        bool
+	}{
+		{"", "user_oauth_approval=true&scope.openid=true", true},
+		{"", "client_id=a&state=xyz&scope=openid", true},
+		{"", "", true},
+		{"", "client_id=a&redirect_uri=x", false},
+		{"", "client_id=a&Response.Type=code", false},
+		{"request_uri=urn%3Ax", "client_id=a", false},
+		{"", "req.redirect_uri=x", false},
+		{"x.RESPONSE_type=code", "client_id=a", false},
+		{"", "state=a%3Db", false}, // an escape may hide either
+	} {
+		var p params
+		p.scan(tc.query)
+		p.form = tc.form
+		p.scan(tc.form)
+		if got := p.submission(tc.query); got != tc.want {
+			t.Errorf("submission(%q, form %q) = %v; want %v", tc.query, tc.form, got, tc.want)
+		}
+	}
+}
