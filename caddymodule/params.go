@@ -16,6 +16,7 @@ type params struct {
 	requestObject           bool
 	responseType            bool
 	form                    string // the form body, as read
+	cookieNames             bool   // a cookie name holds "redirect" or "response"
 }
 
 // scan reads the pairs of a query string or form body. It returns
@@ -102,7 +103,7 @@ func (p *params) slot(name string) *string {
 // framework binding prefixed names (ASP.NET's req.redirect_uri) would read
 // an authorize request there that nameIs does not.
 func (p *params) submission(rawQuery string) bool {
-	if p.responseType || p.nRedirectURI > 0 || p.requestObject {
+	if p.responseType || p.nRedirectURI > 0 || p.requestObject || p.cookieNames {
 		return false
 	}
 	for _, raw := range []string{rawQuery, p.form} {
@@ -118,22 +119,41 @@ func (p *params) submission(rawQuery string) bool {
 // includes cookies (the default without a php.ini, where they override
 // the query), classic ASP.NET's Request[name]. A cookie named
 // redirect_uri, which an attacker may set from a sibling domain, is then a
-// second copy. Names and values are decoded as PHP's urldecode does.
+// second copy. Names and values are decoded as PHP's urldecode does, and
+// names trimmed of white space as ASP.NET's String.Trim does (Unicode's,
+// and the no-break space and next line of Latin-1). A cookie whose name
+// holds "redirect" or "response" also rules out a consent form.
 func (p *params) scanCookies(lines []string) {
 	for _, line := range lines {
 		for line != "" {
 			var c string
 			c, line, _ = strings.Cut(line, ";")
 			c = strings.TrimLeft(c, " \t")
-			if c == "" || !mayName[c[0]] {
+			if c == "" {
+				continue
+			}
+			if c[0] >= utf8.RuneSelf {
+				c = strings.TrimLeftFunc(c, isCookieSpace)
+			}
+			if c == "" || !mayName[c[0]] && !mayHoldName(c, "redirect") && !mayHoldName(c, "response") {
 				continue
 			}
 			rawName, rawValue, _ := strings.Cut(c, "=")
-			if dst := p.slot(lenientUnescape(rawName)); dst != nil {
+			name := strings.TrimFunc(lenientUnescape(rawName), isCookieSpace)
+			if containsFold(name, "redirect") || containsFold(name, "response") {
+				p.cookieNames = true
+			}
+			if dst := p.slot(name); dst != nil {
 				*dst = lenientUnescape(rawValue)
 			}
 		}
 	}
+}
+
+// isCookieSpace reports whether r is white space to String.Trim, read as
+// UTF-8 or, for an invalid byte, as Latin-1.
+func isCookieSpace(r rune) bool {
+	return unicode.IsSpace(r) || r == utf8.RuneError
 }
 
 // mayName tells, by the first raw byte of a pair, whether its name may be

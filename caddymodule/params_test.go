@@ -575,6 +575,11 @@ func TestParamsScanCookies(t *testing.T) {
 			scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
 		{"client_id=a&redirect_uri=x", []string{"a=1;\tredirect_uri=y"},
 			scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		// white space that ASP.NET's String.Trim drops, in UTF-8 and Latin-1
+		{"client_id=a&redirect_uri=x", []string{"a=1; \u00a0redirect_uri\u3000=y"},
+			scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x", []string{"a=1; \xa0\x85client_id=b"},
+			scanWant{"b", "x", 2, 1, false, "", policy.DuplicateParameter}},
 		{"client_id=a&redirect_uri=x", []string{"a=1", "  client_id=b"},
 			scanWant{"b", "x", 2, 1, false, "", policy.DuplicateParameter}},
 		{"client_id=a&redirect_uri=x", []string{"%72edirect_uri=%zz"},
@@ -612,8 +617,32 @@ func TestParamsSubmission(t *testing.T) {
 		p.scan(tc.query)
 		p.form = tc.form
 		p.scan(tc.form)
+		p.scanCookies([]string{"session=a%3D%3D; theme=dark"})
 		if got := p.submission(tc.query); got != tc.want {
 			t.Errorf("submission(%q, form %q) = %v; want %v", tc.query, tc.form, got, tc.want)
+		}
+	}
+}
+
+// TestParamsSubmissionCookies: a cookie that names the authorize
+// parameters, in a spelling some framework reads, rules out a consent form.
+func TestParamsSubmissionCookies(t *testing.T) {
+	for _, tc := range []struct {
+		cookie string
+		want   bool
+	}{
+		{"session=abc", true},
+		{"session=a%3D%3D; lang=\u00e9", true},
+		{"\u00a0response_type=code", false},
+		{"\u3000redirect_uri=https://evil.example/", false},
+		{"req.Redirect_URI=x", false},
+		{"x=1; response=y", false},
+	} {
+		var p params
+		p.scan("client_id=a")
+		p.scanCookies([]string{tc.cookie})
+		if got := p.submission(""); got != tc.want {
+			t.Errorf("submission with cookie %q = %v; want %v", tc.cookie, got, tc.want)
 		}
 	}
 }
