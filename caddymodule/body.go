@@ -16,29 +16,9 @@ import (
 // upstream could read parameters from but this handler cannot check is
 // rejected.
 func (h *Handler) readForm(r *http.Request, ps *params) (policy.Reason, string) {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return "", ""
-	}
-	if r.ContentLength > h.MaxBody {
-		return policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", h.MaxBody)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBody+1))
-	if err != nil || int64(len(body)) > h.MaxBody {
-		// Only part of the body was read (a body without Content-Length
-		// over the limit, or a read error): put back what was read ahead of
-		// the rest, length unknown as before, so that a request forwarded
-		// anyway (report_only) loses nothing.
-		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
-		if err != nil {
-			return policy.MalformedRequest, "the request body could not be read"
-		}
-		return policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", h.MaxBody)
-	}
-	r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	if len(body) == 0 {
-		return "", ""
+	body, reason, detail := h.readBody(r)
+	if reason != "" || len(body) == 0 {
+		return reason, detail
 	}
 	if reason, detail := checkFormHeaders(r.Header); reason != "" {
 		return reason, detail
@@ -48,6 +28,65 @@ func (h *Handler) readForm(r *http.Request, ps *params) (policy.Reason, string) 
 		return reason, "the form body cannot be read unambiguously"
 	}
 	return "", ""
+}
+
+// readBodyElsewhere reads the body of a request checked for its query
+// alone, sent to a path that is not an endpoint: a form as readForm does;
+// a JSON object's top-level keys and a multipart form's fields, which
+// Express's parsers put where node oauth2-server reads its parameters
+// (body before query); any other body is the business of the page it was
+// sent to and passes unread.
+func (h *Handler) readBodyElsewhere(r *http.Request, ps *params) (policy.Reason, string) {
+	mediaType, mparams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	isJSON := mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
+	switch {
+	case mediaType == "application/x-www-form-urlencoded":
+		return h.readForm(r, ps)
+	case !isJSON && mediaType != "multipart/form-data":
+		return "", ""
+	}
+	body, reason, detail := h.readBody(r)
+	if reason != "" || len(body) == 0 {
+		return reason, detail
+	}
+	for _, enc := range r.Header.Values("Content-Encoding") {
+		if !strings.EqualFold(strings.TrimSpace(enc), "identity") {
+			return policy.UnsupportedBody, "the request body has a Content-Encoding"
+		}
+	}
+	if isJSON {
+		ps.scanJSON(body)
+	} else {
+		ps.scanMultipart(body, mparams["boundary"])
+	}
+	return "", ""
+}
+
+// readBody reads the request's body, up to MaxBody bytes, and puts it back
+// byte for byte for the upstream.
+func (h *Handler) readBody(r *http.Request) ([]byte, policy.Reason, string) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil, "", ""
+	}
+	if r.ContentLength > h.MaxBody {
+		return nil, policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", h.MaxBody)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBody+1))
+	if err != nil || int64(len(body)) > h.MaxBody {
+		// Only part of the body was read (a body without Content-Length
+		// over the limit, or a read error): put back what was read ahead of
+		// the rest, length unknown as before, so that a request forwarded
+		// anyway (report_only) loses nothing.
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		if err != nil {
+			return nil, policy.MalformedRequest, "the request body could not be read"
+		}
+		return nil, policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", h.MaxBody)
+	}
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	return body, "", ""
 }
 
 // checkFormHeaders accepts only an unencoded urlencoded form in a charset

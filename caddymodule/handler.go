@@ -190,19 +190,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return writeRejection(w, r, &d, &ps)
 }
 
-// decide reads the request's parameters, from its body too when it was
-// sent to an endpoint, and decides it.
-func (h *Handler) decide(r *http.Request, ps *params, readBody bool) registry.Decision {
+// decide reads the request's parameters and decides it. The body of a
+// request sent to an endpoint must be a form; elsewhere it is read only
+// for what upstreams there take parameters from.
+func (h *Handler) decide(r *http.Request, ps *params, endpoint bool) registry.Decision {
 	reject := func(reason policy.Reason, detail string) registry.Decision {
 		return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}}
 	}
 	if reason := ps.scan(r.URL.RawQuery); reason != "" {
 		return reject(reason, "the query string cannot be read unambiguously")
 	}
-	if readBody {
-		if reason, detail := h.readForm(r, ps); reason != "" {
-			return reject(reason, detail)
-		}
+	readBody := h.readBodyElsewhere
+	if endpoint {
+		readBody = h.readForm
+	}
+	if reason, detail := readBody(r, ps); reason != "" {
+		return reject(reason, detail)
 	}
 	ps.scanCookies(r.Header["Cookie"])
 	if reason := ps.reason(); reason != "" {

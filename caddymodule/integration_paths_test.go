@@ -196,24 +196,36 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		})
 	}
 
-	// Elsewhere, only the query of a request that carries response_type
-	// and redirect_uri is read: a sign-in page's JSON body or a consent
-	// form's hidden fields are the business of that page.
-	for _, body := range []string{`{"username":"u"}`, "client_id=APP-PATH&redirect_uri=" + url.QueryEscape("https://app.example/cb") + "&allow=Authorize"} {
-		t.Run("elsewhere-body-"+body, func(t *testing.T) {
-			ct := "application/json"
-			if body[0] != '{' {
-				ct = formType
-			}
-			req := rawReq{Method: "POST", Target: "/oauth/custom/init.json" + goodQuery, Header: [][2]string{{"Content-Type", ct}}, Body: []byte(body)}
+	// Elsewhere, a request that carries response_type and redirect_uri in
+	// its query is checked with what the upstream there may read as
+	// parameters: a form, a JSON object's keys, multipart fields. Other
+	// bodies (a sign-in page's JSON without those names, text) pass
+	// untouched.
+	for _, c := range []struct {
+		ct, body, reason string
+	}{
+		{"application/json", `{"username":"u","redirectUri":"x"}`, ""},
+		{"text/plain", "redirect_uri=https://evil.example/cb", ""},
+		{formType, "username=u", ""},
+		{formType, "redirect_uri=" + url.QueryEscape("https://evil.example/cb"), "duplicate_parameter"},
+		{"application/json; charset=utf-8", `{"redirect_uri":"https://evil.example/cb"}`, "duplicate_parameter"},
+		{"application/json", "\xef\xbb\xbf{\"Client_Id\":\"APP-OTHER\"}", "duplicate_parameter"},
+		{"multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"redirect_uri\"\r\n\r\nhttps://evil.example/cb\r\n--XX--\r\n", "duplicate_parameter"},
+	} {
+		t.Run("elsewhere-body-"+c.ct+"-"+c.body, func(t *testing.T) {
+			req := rawReq{Method: "POST", Target: "/oauth/authorize/x" + goodQuery, Header: [][2]string{{"Content-Type", c.ct}}, Body: []byte(c.body)}
 			n := up.count()
-			got := checkForwarded(t, body, send(t, s.addr(), req), up, n)
-			if string(got.Body) != body {
-				t.Errorf("upstream body %q, want %q", got.Body, body)
+			if c.reason != "" {
+				checkRejected(t, c.body, send(t, s.addr(), req), c.reason, up, n)
+				return
 			}
-			req.Target = "/oauth/custom/init.json" + evilQuery
+			got := checkForwarded(t, c.body, send(t, s.addr(), req), up, n)
+			if string(got.Body) != c.body {
+				t.Errorf("upstream body %q, want %q", got.Body, c.body)
+			}
+			req.Target = "/oauth/authorize/x" + evilQuery
 			n = up.count()
-			checkRejected(t, body, send(t, s.addr(), req), "redirect_uri_not_registered", up, n)
+			checkRejected(t, c.body, send(t, s.addr(), req), "redirect_uri_not_registered", up, n)
 		})
 	}
 

@@ -1,6 +1,10 @@
 package caddymodule
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime/multipart"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -146,6 +150,48 @@ func (p *params) scanCookies(lines []string) {
 			if dst := p.slot(name); dst != nil {
 				*dst = lenientUnescape(rawValue)
 			}
+		}
+	}
+}
+
+// scanJSON reads the top-level keys of a JSON object body as parameters,
+// every copy counted; a body that is not one reads as nothing, as the
+// upstream's parser rejects it too. A leading byte order mark is skipped,
+// as body-parser does.
+func (p *params) scanJSON(body []byte) {
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(body, []byte("\uFEFF"))))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		var value json.RawMessage
+		if err != nil || !ok || dec.Decode(&value) != nil {
+			return
+		}
+		if dst := p.slot(key); dst != nil {
+			if json.Unmarshal(value, dst) != nil {
+				*dst = string(value)
+			}
+		}
+	}
+}
+
+// scanMultipart reads the fields of a multipart form body as parameters.
+func (p *params) scanMultipart(body []byte, boundary string) {
+	if boundary == "" {
+		return
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return
+		}
+		if dst := p.slot(part.FormName()); dst != nil {
+			value, _ := io.ReadAll(part)
+			*dst = string(value)
 		}
 	}
 }

@@ -646,3 +646,32 @@ func TestParamsSubmissionCookies(t *testing.T) {
 		}
 	}
 }
+
+// TestParamsScanJSONAndMultipart: the top-level keys of a JSON object and
+// the fields of a multipart form are parameters, every copy counted.
+func TestParamsScanJSONAndMultipart(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want scanWant
+	}{
+		{`{"client_id":"a","redirect_uri":"x","nested":{"redirect_uri":"y"}}`, scanWant{"a", "x", 1, 1, false, "", ""}},
+		{`{"client_id":"a","redirect_uri":"x","Redirect.URI":"y"}`, scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"\ufeff{\"client_id\":\"a\",\"redirect_uri\":7}", scanWant{"a", "7", 1, 1, false, "", ""}},
+		{`{"client_id":"a","redirect_uri":"x","request":{"a":1}}`, scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{`["client_id","redirect_uri"]`, scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
+		{`{"client_id":"a",`, scanWant{"a", "", 1, 0, false, "", policy.MissingRedirectURI}},
+	} {
+		var p params
+		p.scanJSON([]byte(tc.body))
+		checkScan(t, "scanJSON("+tc.body+")", &p, "", tc.want)
+	}
+	body := "--B\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\na\r\n" +
+		"--B\r\nContent-Disposition: form-data; name=\"redirect_uri\"\r\n\r\nx\r\n" +
+		"--B\r\nContent-Disposition: form-data; name=\"Redirect_URI\"; filename=\"f\"\r\n\r\ny\r\n--B--\r\n"
+	var p params
+	p.scanMultipart([]byte(body), "B")
+	checkScan(t, "scanMultipart", &p, "", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter})
+	p = params{}
+	p.scanMultipart([]byte(body), "")
+	checkScan(t, "scanMultipart without boundary", &p, "", scanWant{"", "", 0, 0, false, "", policy.MissingClientID})
+}
