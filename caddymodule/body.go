@@ -34,16 +34,17 @@ func (h *Handler) readForm(r *http.Request, ps *params) (policy.Reason, string) 
 // alone, sent to a path that is not an endpoint: a form as readForm does;
 // a JSON object's top-level keys and a multipart form's fields, which
 // Express's parsers put where node oauth2-server reads its parameters
-// (body before query); any other body is the business of the page it was
-// sent to and passes unread.
+// (body before query). Any other body is the business of the page it was
+// sent to and passes unread; a JSON or multipart body that cannot be read
+// unambiguously is rejected.
 func (h *Handler) readBodyElsewhere(r *http.Request, ps *params) (policy.Reason, string) {
-	mediaType, mparams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	isJSON := mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
-	switch {
-	case mediaType == "application/x-www-form-urlencoded":
-		return h.readForm(r, ps)
-	case !isJSON && mediaType != "multipart/form-data":
+	ct := r.Header.Get("Content-Type")
+	kind := bodyKindOf(ct)
+	switch kind {
+	case otherBody:
 		return "", ""
+	case formBody:
+		return h.readForm(r, ps)
 	}
 	body, reason, detail := h.readBody(r)
 	if reason != "" || len(body) == 0 {
@@ -54,12 +55,51 @@ func (h *Handler) readBodyElsewhere(r *http.Request, ps *params) (policy.Reason,
 			return policy.UnsupportedBody, "the request body has a Content-Encoding"
 		}
 	}
-	if isJSON {
-		ps.scanJSON(body)
-	} else {
-		ps.scanMultipart(body, mparams["boundary"])
+	_, mparams, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return policy.UnsupportedBody, "the request body's Content-Type cannot be read unambiguously"
+	}
+	if kind == jsonBody {
+		if cs, ok := mparams["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return policy.UnsupportedBody, "the JSON body's charset is not UTF-8"
+		}
+		if !ps.scanJSON(body) {
+			return policy.UnsupportedBody, "the JSON body cannot be read"
+		}
+	} else if !ps.scanMultipart(body, mparams["boundary"]) {
+		return policy.UnsupportedBody, "the multipart body cannot be read unambiguously"
 	}
 	return "", ""
+}
+
+// bodyKind is what upstreams may read parameters from in a body.
+type bodyKind int
+
+const (
+	otherBody bodyKind = iota
+	formBody
+	jsonBody
+	multipartBody
+)
+
+// bodyKindOf reads a Content-Type as leniently as upstreams do: its media
+// type is what comes before the first ";", "," or white space, in any
+// letter case (PHP reads "application/x-www-form-urlencoded, text/plain"
+// as a form).
+func bodyKindOf(ct string) bodyKind {
+	t := strings.ToLower(strings.TrimSpace(ct))
+	if i := strings.IndexAny(t, ";, \t"); i >= 0 {
+		t = t[:i]
+	}
+	switch {
+	case t == "application/x-www-form-urlencoded":
+		return formBody
+	case t == "multipart/form-data":
+		return multipartBody
+	case strings.HasSuffix(t, "/json"), strings.HasSuffix(t, "+json"), t == "application/x-json":
+		return jsonBody
+	}
+	return otherBody
 }
 
 // readBody reads the request's body, up to MaxBody bytes, and puts it back

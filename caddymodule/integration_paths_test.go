@@ -211,6 +211,14 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		{"application/json; charset=utf-8", `{"redirect_uri":"https://evil.example/cb"}`, "duplicate_parameter"},
 		{"application/json", "\xef\xbb\xbf{\"Client_Id\":\"APP-OTHER\"}", "duplicate_parameter"},
 		{"multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"redirect_uri\"\r\n\r\nhttps://evil.example/cb\r\n--XX--\r\n", "duplicate_parameter"},
+		{"text/json", `{"redirect_uri":"https://evil.example/cb"}`, "duplicate_parameter"},
+		// what other parsers read and Go's would not
+		{"application/x-www-form-urlencoded, text/plain", "redirect_uri=https://evil.example/cb", "unsupported_body"},
+		{"multipart/form-data boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"redirect_uri\"\r\n\r\nhttps://evil.example/cb\r\n--XX--\r\n", "unsupported_body"},
+		{"application/json; charset=utf-16le", "{\x00\"\x00}\x00", "unsupported_body"},
+		{"application/json", `{"a":1,`, "unsupported_body"},
+		{"multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"redirect_uri\"; name*=utf-8''x\r\n\r\nhttps://evil.example/cb\r\n--XX--\r\n", "unsupported_body"},
+		{"multipart/form-data; boundary=XX", "--XX--\r\n--XX\r\nContent-Disposition: form-data; name=\"redirect_uri\"\r\n\r\nhttps://evil.example/cb\r\n", "unsupported_body"},
 	} {
 		t.Run("elsewhere-body-"+c.ct+"-"+c.body, func(t *testing.T) {
 			req := rawReq{Method: "POST", Target: "/oauth/authorize/x" + goodQuery, Header: [][2]string{{"Content-Type", c.ct}}, Body: []byte(c.body)}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"mime"
 	"mime/multipart"
 	"strings"
 	"unicode"
@@ -155,20 +156,25 @@ func (p *params) scanCookies(lines []string) {
 }
 
 // scanJSON reads the top-level keys of a JSON object body as parameters,
-// every copy counted; a body that is not one reads as nothing, as the
-// upstream's parser rejects it too. A leading byte order mark is skipped,
-// as body-parser does.
-func (p *params) scanJSON(body []byte) {
-	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(body, []byte("\uFEFF"))))
+// every copy counted, after a leading byte order mark (which body-parser
+// skips). It reports whether the body is JSON at all: one that is not
+// cannot be read unambiguously. A JSON value other than an object has no
+// keys to read.
+func (p *params) scanJSON(body []byte) bool {
+	body = bytes.TrimPrefix(body, []byte("\uFEFF"))
+	if !json.Valid(body) {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return
+		return err == nil
 	}
 	for dec.More() {
 		tok, err := dec.Token()
 		key, ok := tok.(string)
 		var value json.RawMessage
 		if err != nil || !ok || dec.Decode(&value) != nil {
-			return
+			return false
 		}
 		if dst := p.slot(key); dst != nil {
 			if json.Unmarshal(value, dst) != nil {
@@ -176,21 +182,38 @@ func (p *params) scanJSON(body []byte) {
 			}
 		}
 	}
+	return true
 }
 
 // scanMultipart reads the fields of a multipart form body as parameters.
-func (p *params) scanMultipart(body []byte, boundary string) {
-	if boundary == "" {
-		return
+// It reports whether the body reads unambiguously: parsers differ on a
+// part Go's reader stops at, a field named twice (name and name*), and
+// parts after the closing delimiter, so any of those is a failure.
+func (p *params) scanMultipart(body []byte, boundary string) bool {
+	closing := []byte("--" + boundary + "--")
+	i := bytes.LastIndex(body, closing)
+	if boundary == "" || i < 0 || len(bytes.TrimSpace(body[i+len(closing):])) != 0 {
+		return false
 	}
 	mr := multipart.NewReader(bytes.NewReader(body), boundary)
 	for {
 		part, err := mr.NextPart()
+		if err == io.EOF {
+			return true
+		}
 		if err != nil {
-			return
+			return false
+		}
+		if cd := part.Header.Get("Content-Disposition"); cd != "" {
+			if _, _, err := mime.ParseMediaType(cd); err != nil || strings.Contains(strings.ToLower(cd), "name*") {
+				return false
+			}
 		}
 		if dst := p.slot(part.FormName()); dst != nil {
-			value, _ := io.ReadAll(part)
+			value, err := io.ReadAll(part)
+			if err != nil {
+				return false
+			}
 			*dst = string(value)
 		}
 	}

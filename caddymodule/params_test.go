@@ -648,30 +648,77 @@ func TestParamsSubmissionCookies(t *testing.T) {
 }
 
 // TestParamsScanJSONAndMultipart: the top-level keys of a JSON object and
-// the fields of a multipart form are parameters, every copy counted.
+// the fields of a multipart form are parameters, every copy counted; a
+// body that parsers could read differently fails.
 func TestParamsScanJSONAndMultipart(t *testing.T) {
 	for _, tc := range []struct {
 		body string
+		ok   bool
 		want scanWant
 	}{
-		{`{"client_id":"a","redirect_uri":"x","nested":{"redirect_uri":"y"}}`, scanWant{"a", "x", 1, 1, false, "", ""}},
-		{`{"client_id":"a","redirect_uri":"x","Redirect.URI":"y"}`, scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
-		{"\ufeff{\"client_id\":\"a\",\"redirect_uri\":7}", scanWant{"a", "7", 1, 1, false, "", ""}},
-		{`{"client_id":"a","redirect_uri":"x","request":{"a":1}}`, scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
-		{`["client_id","redirect_uri"]`, scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
-		{`{"client_id":"a",`, scanWant{"a", "", 1, 0, false, "", policy.MissingRedirectURI}},
+		{`{"client_id":"a","redirect_uri":"x","nested":{"redirect_uri":"y"}}`, true, scanWant{"a", "x", 1, 1, false, "", ""}},
+		{`{"client_id":"a","redirect_uri":"x","Redirect.URI":"y"}`, true, scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{`{"client_id":"a","redirect\u005furi":"x"}`, true, scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"\ufeff{\"client_id\":\"a\",\"redirect_uri\":7}", true, scanWant{"a", "7", 1, 1, false, "", ""}},
+		{`{"client_id":"a","redirect_uri":"x","request":{"a":1}}`, true, scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{`["client_id","redirect_uri"]`, true, scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
+		{`{"client_id":"a",`, false, scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
+		{strings.Repeat("[", 10001) + strings.Repeat("]", 10001), false, scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
 	} {
 		var p params
-		p.scanJSON([]byte(tc.body))
-		checkScan(t, "scanJSON("+tc.body+")", &p, "", tc.want)
+		if ok := p.scanJSON([]byte(tc.body)); ok != tc.ok {
+			t.Errorf("scanJSON(%.40q) = %v; want %v", tc.body, ok, tc.ok)
+		}
+		checkScan(t, "scanJSON", &p, "", tc.want)
 	}
-	body := "--B\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\na\r\n" +
-		"--B\r\nContent-Disposition: form-data; name=\"redirect_uri\"\r\n\r\nx\r\n" +
-		"--B\r\nContent-Disposition: form-data; name=\"Redirect_URI\"; filename=\"f\"\r\n\r\ny\r\n--B--\r\n"
-	var p params
-	p.scanMultipart([]byte(body), "B")
-	checkScan(t, "scanMultipart", &p, "", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter})
-	p = params{}
-	p.scanMultipart([]byte(body), "")
-	checkScan(t, "scanMultipart without boundary", &p, "", scanWant{"", "", 0, 0, false, "", policy.MissingClientID})
+	part := func(disposition, value string) string {
+		return "--B\r\nContent-Disposition: " + disposition + "\r\n\r\n" + value + "\r\n"
+	}
+	good := part(`form-data; name="client_id"`, "a") + part(`form-data; name="redirect_uri"`, "x")
+	for _, tc := range []struct {
+		name, body, boundary string
+		ok                   bool
+		want                 scanWant
+	}{
+		{"fields", good + "--B--\r\n", "B", true, scanWant{"a", "x", 1, 1, false, "", ""}},
+		{"second copy in a file part", good + part(`form-data; name="Redirect_URI"; filename="f"`, "y") + "--B--\r\n", "B", true,
+			scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
+		{"no boundary", good + "--B--\r\n", "", false, scanWant{}},
+		{"no closing delimiter", good, "B", false, scanWant{}},
+		{"a part after the close", good + "--B--\r\n" + part(`form-data; name="redirect_uri"`, "y"), "B", false, scanWant{}},
+		{"name and name*", part(`form-data; name="redirect_uri"; name*=utf-8''x`, "y") + "--B--\r\n", "B", false, scanWant{}},
+		{"name twice", part(`form-data; name="redirect_uri"; name="x"`, "y") + "--B--\r\n", "B", false, scanWant{}},
+		{"header line without a colon", "--B\r\nbogus line\r\n\r\nv\r\n" + good + "--B--\r\n", "B", false, scanWant{}},
+	} {
+		var p params
+		if ok := p.scanMultipart([]byte(tc.body), tc.boundary); ok != tc.ok {
+			t.Errorf("scanMultipart %s = %v; want %v", tc.name, ok, tc.ok)
+		}
+		if tc.ok {
+			checkScan(t, "scanMultipart "+tc.name, &p, "", tc.want)
+		}
+	}
+}
+
+// TestBodyKindOf: a Content-Type is read as leniently as upstreams read it.
+func TestBodyKindOf(t *testing.T) {
+	for ct, want := range map[string]bodyKind{
+		"application/x-www-form-urlencoded":             formBody,
+		"Application/X-WWW-Form-Urlencoded; charset=x":  formBody,
+		"application/x-www-form-urlencoded, text/plain": formBody,
+		"application/x-www-form-urlencoded x":           formBody,
+		"multipart/form-data; boundary=B":               multipartBody,
+		"multipart/form-data boundary=B":                multipartBody,
+		"application/json":                              jsonBody,
+		"text/json":                                     jsonBody,
+		"application/x-json":                            jsonBody,
+		"application/vnd.api+json; charset=utf-8":       jsonBody,
+		"text/plain":                                    otherBody,
+		"":                                              otherBody,
+		"application/xml":                               otherBody,
+	} {
+		if got := bodyKindOf(ct); got != want {
+			t.Errorf("bodyKindOf(%q) = %v; want %v", ct, got, want)
+		}
+	}
 }
