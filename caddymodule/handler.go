@@ -200,11 +200,16 @@ func (h *Handler) decide(r *http.Request, ps *params, endpoint bool) registry.De
 	if reason := ps.scan(r.URL.RawQuery); reason != "" {
 		return reject(reason, "the query string cannot be read unambiguously")
 	}
-	readBody := h.readBodyElsewhere
+	// Direct calls, not a method value: through one, ps would escape to
+	// the heap.
+	var reason policy.Reason
+	var detail string
 	if endpoint {
-		readBody = h.readForm
+		reason, detail = h.readForm(r, ps)
+	} else {
+		reason, detail = h.readBodyElsewhere(r, ps)
 	}
-	if reason, detail := readBody(r, ps); reason != "" {
+	if reason != "" {
 		return reject(reason, detail)
 	}
 	ps.scanCookies(r.Header["Cookie"])

@@ -177,9 +177,13 @@ func (p *params) scanJSON(body []byte) bool {
 			return false
 		}
 		if dst := p.slot(key); dst != nil {
-			if json.Unmarshal(value, dst) != nil {
-				*dst = string(value)
+			// Into a string of its own: dst points into p, which would
+			// then escape to the heap on every request.
+			var v string
+			if json.Unmarshal(value, &v) != nil {
+				v = string(value)
 			}
+			*dst = v
 		}
 	}
 	return true

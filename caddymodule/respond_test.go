@@ -568,3 +568,31 @@ func TestMetricsOutcomes(t *testing.T) {
 		}
 	}
 }
+
+// TestServeHTTPAllocs: an allowed authorize request costs the handler two
+// allocations (the decoded redirect_uri and the client_id placeholder),
+// cookies or not; another request costs none.
+func TestServeHTTPAllocs(t *testing.T) {
+	h := provisionHandler(t, 10, nil)
+	for _, tc := range []struct {
+		name, target, cookie string
+		want                 float64
+	}{
+		{"allowed", authorizeTarget(client0, callback0), "", 2},
+		{"allowed with cookies", authorizeTarget(client0, callback0), "session=abc%3D; theme=dark; \u00a0x=1", 2},
+		{"passthrough", "/static/js/app.js?v=3", "session=abc", 0},
+	} {
+		r := handlerRequest(http.MethodGet, tc.target, acceptChrome, nil)
+		if tc.cookie != "" {
+			r.Header.Set("Cookie", tc.cookie)
+		}
+		w := &discardWriter{h: http.Header{}}
+		if n := testing.AllocsPerRun(200, func() {
+			if err := h.ServeHTTP(w, r, nopNext); err != nil {
+				t.Fatal(err)
+			}
+		}); n != tc.want {
+			t.Errorf("%s: ServeHTTP allocates %v times; want %v", tc.name, n, tc.want)
+		}
+	}
+}
