@@ -323,19 +323,28 @@ func (d *decoder) object(w where, allowed uint16, field func(k int, at int) erro
 		if err != nil {
 			return seen, true, err
 		}
-		d.ws()
-		if d.pos < len(d.data) {
-			switch d.data[d.pos] {
-			case ',':
-				d.pos++
-				continue
-			case '}':
-				d.pos++
-				return seen, true, nil
-			}
+		if more, err := d.next('}', "after object key:value pair"); err != nil || !more {
+			return seen, true, err
 		}
-		return seen, true, d.syntax("after object key:value pair")
 	}
+}
+
+// next reads what follows an object member or an array element: a ","
+// before more of them, or the closing delimiter. Anything else is a
+// syntax error, described as coming after what was read.
+func (d *decoder) next(closing byte, after string) (more bool, err error) {
+	d.ws()
+	if d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+			return true, nil
+		case closing:
+			d.pos++
+			return false, nil
+		}
+	}
+	return false, d.syntax(after)
 }
 
 // suggest names the allowed field that key spells in another letter case.
@@ -384,18 +393,9 @@ func (d *decoder) array(w where, elem func(i, at int) error) error {
 		if err := elem(i, d.pos); err != nil {
 			return err
 		}
-		d.ws()
-		if d.pos < len(d.data) {
-			switch d.data[d.pos] {
-			case ',':
-				d.pos++
-				continue
-			case ']':
-				d.pos++
-				return nil
-			}
+		if more, err := d.next(']', "after array element"); err != nil || !more {
+			return err
 		}
-		return d.syntax("after array element")
 	}
 }
 
