@@ -33,6 +33,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/caddybin"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
 )
 
@@ -321,13 +322,7 @@ func runCaddy(ctx context.Context, t *testing.T, bin, dir, config, logPath strin
 	cmd := exec.Command(bin, "run", "--config", config, "--adapter", "caddyfile")
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Caddy writes its autosave and data under these: keep them in the
-	// test's directory.
-	cmd.Env = append(os.Environ(),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "xdg-config"),
-		"XDG_DATA_HOME="+filepath.Join(dir, "xdg-data"),
-		"HOME="+dir,
-	)
+	cmd.Env = caddybin.Env(dir)
 	// Caddy dies with the test process, whatever happens.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -24,7 +24,7 @@ func runBinary(t *testing.T, args ...string) result {
 	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command(caddybin.Path(t), args...)
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_DATA_HOME="+filepath.Join(dir, "data"))
+	cmd.Env = caddybin.Env(dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -94,7 +94,7 @@ func startCaddy(t *testing.T, caddyfile string, sites ...string) {
 	}
 	cmd := exec.Command(caddybin.Path(t), "run", "--config", config, "--adapter", "caddyfile")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_DATA_HOME="+filepath.Join(dir, "data"))
+	cmd.Env = caddybin.Env(dir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

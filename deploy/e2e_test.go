@@ -263,12 +263,7 @@ http://%s {
 	respond "ok" 200
 }
 `, adminAddr, siteAddr, registryPath))
-	caddyEnv := append(os.Environ(),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "caddy-config"),
-		"XDG_DATA_HOME="+filepath.Join(dir, "caddy-data"),
-		"HOME="+dir,
-	)
-	caddyProc := startProcess(t, "caddy", caddyEnv, caddy, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	caddyProc := startProcess(t, "caddy", caddybin.Env(dir), caddy, "run", "--config", caddyfile, "--adapter", "caddyfile")
 
 	// Prometheus: 1s scrapes and evaluations, the shipped rules unchanged.
 	rules := filepath.Join(dir, "alerts.yml")

@@ -20,6 +20,13 @@ var (
 	built error
 )
 
+// Env returns the environment for a Caddy process that keeps its home,
+// autosaved config and data under dir: Caddy writes them at start-up, and
+// a test must neither leave them behind nor share them with another.
+func Env(dir string) []string {
+	return append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_DATA_HOME="+filepath.Join(dir, "data"))
+}
+
 // Path returns the path of the binary, building ./cmd/caddy once per test
 // process when EnvVar is not set.
 func Path(tb testing.TB) string {
