@@ -268,10 +268,7 @@ func portName(u uriParts) string {
 	if u.port != "" {
 		return u.port
 	}
-	if u.scheme == "https" {
-		return "the default (443)"
-	}
-	return "the default (80)"
+	return "the default (" + effectivePort(u) + ")"
 }
 
 func pathDifference(req, reg string, prefixMode bool) (difference, bool) {
