@@ -239,14 +239,8 @@ func Markdown(res *Results) string {
 
 	w("\n### Allow-list: the module against the expression matcher\n\n")
 	w("| URIs | expression req/s | module req/s | module / expression (per round) | expression p99 ms | module p99 ms | expression matcher, Go benchmark | module handler, Go benchmark |\n|---|---|---|---|---|---|---|---|\n")
-	for _, s := range ss {
-		if s.Kind != KindModule || s.ListURIs == 0 {
-			continue
-		}
-		e := Find(ss, s.Baseline)
-		if e == nil {
-			continue
-		}
+	for _, p := range allowListPairs(ss) {
+		s, e := p.module, p.expression
 		eb := findGoBench(res.GoBenchmarks, fmt.Sprintf("BenchmarkAllowList/expression/uris=%d", s.ListURIs))
 		mb := findGoBench(res.GoBenchmarks, fmt.Sprintf("BenchmarkAllowList/module/uris=%d", s.ListURIs))
 		w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", count(s.ListURIs), thousands(e.RPS), thousands(s.RPS), pct(s.VsBaseline),
@@ -428,14 +422,8 @@ func Charts(res *Results) map[string]string {
 	var lgroups []string
 	expr := Series{Name: "expression matcher (inline list)", Color: groupColor[GroupExpression]}
 	mod := Series{Name: "module (1 client holding the list)", Color: groupColor[GroupModule]}
-	for _, s := range ss {
-		if s.Kind != KindModule || s.ListURIs == 0 {
-			continue
-		}
-		e := Find(ss, s.Baseline)
-		if e == nil {
-			continue
-		}
+	for _, p := range allowListPairs(ss) {
+		s, e := p.module, p.expression
 		lgroups = append(lgroups, count(s.ListURIs)+" URIs")
 		expr.Values, expr.Lo, expr.Hi = append(expr.Values, e.RPS), append(expr.Lo, e.RPSMin), append(expr.Hi, e.RPSMax)
 		mod.Values, mod.Lo, mod.Hi = append(mod.Values, s.RPS), append(mod.Lo, s.RPSMin), append(mod.Hi, s.RPSMax)
@@ -443,6 +431,25 @@ func Charts(res *Results) map[string]string {
 	out["allow-list.svg"] = GroupedBarChart("Allow-list: module against the expression matcher (requests/s)", sub,
 		"allow-list size", "requests per second", lgroups, []Series{expr, mod}, ref, refLabel)
 	return out
+}
+
+// allowListPair is the module holding an allow-list and the expression
+// matcher over the same list, its baseline.
+type allowListPair struct{ module, expression *Summary }
+
+// allowListPairs returns the allow-list measurements, in run order.
+func allowListPairs(ss []Summary) []allowListPair {
+	var ps []allowListPair
+	for i := range ss {
+		s := &ss[i]
+		if s.Kind != KindModule || s.ListURIs == 0 {
+			continue
+		}
+		if e := Find(ss, s.Baseline); e != nil {
+			ps = append(ps, allowListPair{s, e})
+		}
+	}
+	return ps
 }
 
 // shortVersion keeps the first word of `caddy version`.
