@@ -1,15 +1,14 @@
 package caddymodule_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/corpus"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
@@ -18,47 +17,7 @@ import (
 // corpusFile is the public corpus of redirect URI cases.
 const corpusFile = "../policy/testdata/redirect_cases.json"
 
-// corpusCase is one case of the corpus; see its "description".
-type corpusCase struct {
-	ID            string   `json:"id"`
-	Class         string   `json:"class"`
-	Source        string   `json:"source"`
-	Environment   string   `json:"environment"`
-	Registered    []string `json:"registered"`
-	RedirectURI   *string  `json:"redirect_uri"`
-	RawQuery      *string  `json:"raw_query"`
-	Expect        string   `json:"expect"`
-	RegistryError bool     `json:"registry_error"`
-	Note          string   `json:"note"`
-}
-
-func loadCorpus(t *testing.T) []corpusCase {
-	t.Helper()
-	data, err := os.ReadFile(corpusFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var file struct {
-		Version     int          `json:"version"`
-		Description string       `json:"description"`
-		Cases       []corpusCase `json:"cases"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&file); err != nil {
-		t.Fatalf("%s: %v", corpusFile, err)
-	}
-	if len(file.Cases) == 0 {
-		t.Fatalf("%s has no cases", corpusFile)
-	}
-	for _, c := range file.Cases {
-		if (c.RedirectURI == nil) == (c.RawQuery == nil) || (c.Expect != "allow" && c.Expect != "reject") ||
-			(c.Environment != "sandbox" && c.Environment != "production") || (c.RegistryError && c.Expect != "reject") {
-			t.Fatalf("%s: case %s is not one this test knows how to run", corpusFile, c.ID)
-		}
-	}
-	return file.Cases
-}
+func loadCorpus(t *testing.T) []corpus.Case { return corpus.Load(t, corpusFile) }
 
 // corpusClientID names the client of case i: fixed width, so that no id is
 // a prefix of another.
@@ -173,7 +132,7 @@ func TestIntegrationCorpus(t *testing.T) {
 
 // checkCorpusRejected fails t unless res is the middleware's rejection of
 // case c (whatever the reason) and nothing reached the upstream.
-func checkCorpusRejected(t *testing.T, c corpusCase, res response, up *upstream, n int) {
+func checkCorpusRejected(t *testing.T, c corpus.Case, res response, up *upstream, n int) {
 	t.Helper()
 	var rb rejectionBody
 	if err := json.Unmarshal(res.Body, &rb); err != nil {
@@ -192,7 +151,7 @@ func checkCorpusRejected(t *testing.T, c corpusCase, res response, up *upstream,
 
 // checkRegistryError writes a registry holding only the client of c and
 // fails t unless it fails to load with an error that names the file.
-func checkRegistryError(t *testing.T, dir string, c corpusCase, id string) {
+func checkRegistryError(t *testing.T, dir string, c corpus.Case, id string) {
 	t.Helper()
 	path := writeRegistry(t, dir, c.ID+".json", c.Environment,
 		regClient{ClientID: id, RedirectURIs: c.Registered})

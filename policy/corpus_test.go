@@ -1,40 +1,14 @@
 package policy
 
 import (
-	"encoding/json"
-	"os"
 	"testing"
+
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/corpus"
 )
 
-// corpusCase is one test vector of testdata/redirect_cases.json.
-type corpusCase struct {
-	ID            string      `json:"id"`
-	Class         string      `json:"class"`
-	Environment   Environment `json:"environment"`
-	Registered    []string    `json:"registered"`
-	RedirectURI   *string     `json:"redirect_uri"`
-	RawQuery      *string     `json:"raw_query"`
-	Expect        string      `json:"expect"`
-	RegistryError bool        `json:"registry_error"`
-	Note          string      `json:"note"`
-}
-
-func loadCorpus(t testing.TB) []corpusCase {
-	t.Helper()
-	data, err := os.ReadFile("testdata/redirect_cases.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var file struct {
-		Cases []corpusCase `json:"cases"`
-	}
-	if err := json.Unmarshal(data, &file); err != nil {
-		t.Fatal(err)
-	}
-	if len(file.Cases) == 0 {
-		t.Fatal("corpus has no cases")
-	}
-	return file.Cases
+// loadCorpus reads the copy of the public corpus in testdata.
+func loadCorpus(t testing.TB) []corpus.Case {
+	return corpus.Load(t, "testdata/redirect_cases.json")
 }
 
 func mustPolicy(t testing.TB, env Environment, match MatchMode) *Policy {
@@ -57,7 +31,7 @@ func TestCorpus(t *testing.T) {
 		}
 		ran++
 		t.Run(c.ID, func(t *testing.T) {
-			p := mustPolicy(t, c.Environment, MatchExact)
+			p := mustPolicy(t, Environment(c.Environment), MatchExact)
 			set, err := p.Compile(c.Registered)
 			if c.RegistryError {
 				if err == nil {

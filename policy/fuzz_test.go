@@ -73,7 +73,7 @@ func corpusSeeds(t testing.TB) []fuzzSeed {
 		if c.RawQuery != nil || c.RedirectURI == nil {
 			continue
 		}
-		seeds = append(seeds, fuzzSeed{strings.Join(c.Registered, "\n"), *c.RedirectURI, c.Environment})
+		seeds = append(seeds, fuzzSeed{strings.Join(c.Registered, "\n"), *c.RedirectURI, Environment(c.Environment)})
 	}
 	return seeds
 }
