@@ -62,9 +62,7 @@ func TestIntegrationBodies(t *testing.T) {
 			if want == nil {
 				want = []byte{}
 			}
-			if !bytes.Equal(got.Body, want) {
-				t.Errorf("upstream body (%d bytes) %q\nwant (%d bytes) %q", len(got.Body), truncateForLog(got.Body), len(want), truncateForLog(want))
-			}
+			checkSameBody(t, c.name, got, want)
 			if ct := got.Header.Get("Content-Type"); len(c.req.Header) > 0 && ct != c.req.Header[0][1] {
 				t.Errorf("upstream Content-Type %q, want %q", ct, c.req.Header[0][1])
 			}
@@ -247,9 +245,7 @@ func TestIntegrationReportOnly(t *testing.T) {
 			if want == nil {
 				want = []byte{}
 			}
-			if !bytes.Equal(got.Body, want) {
-				t.Errorf("upstream body (%d bytes) %q\nwant (%d bytes) %q", len(got.Body), truncateForLog(got.Body), len(want), truncateForLog(want))
-			}
+			checkSameBody(t, c.name, got, want)
 			checkDeltas(t, c.name, before, after, mDecisions, labels{"policy": "itro"},
 				map[string]float64{labels{"policy": "itro", "environment": "production", "decision": "reported", "reason": c.reason}.key(): 1})
 			var wantClient map[string]float64

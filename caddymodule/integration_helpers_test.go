@@ -474,6 +474,15 @@ func checkSameTarget(t *testing.T, what string, got seen, target string) {
 	}
 }
 
+// checkSameBody fails t unless the upstream received the body byte for
+// byte as sent.
+func checkSameBody(t *testing.T, what string, got seen, body []byte) {
+	t.Helper()
+	if !bytes.Equal(got.Body, body) {
+		t.Errorf("%s: upstream body (%d bytes) %q\nwant (%d bytes) %q", what, len(got.Body), truncateForLog(got.Body), len(body), truncateForLog(body))
+	}
+}
+
 func truncateForLog(b []byte) string {
 	if len(b) > 300 {
 		return string(b[:300]) + "..."

@@ -172,9 +172,7 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		t.Run("consent-"+c.Method+"-"+string(c.Body), func(t *testing.T) {
 			n := up.count()
 			got := checkForwarded(t, string(c.Body), send(t, s.addr(), c), up, n)
-			if string(got.Body) != string(c.Body) {
-				t.Errorf("upstream body %q, want %q", got.Body, c.Body)
-			}
+			checkSameBody(t, string(c.Body), got, c.Body)
 		})
 	}
 	for _, c := range []struct {
@@ -228,9 +226,7 @@ func TestIntegrationPathSpellings(t *testing.T) {
 				return
 			}
 			got := checkForwarded(t, c.body, send(t, s.addr(), req), up, n)
-			if string(got.Body) != c.body {
-				t.Errorf("upstream body %q, want %q", got.Body, c.body)
-			}
+			checkSameBody(t, c.body, got, []byte(c.body))
 			req.Target = "/oauth/authorize/x" + evilQuery
 			n = up.count()
 			checkRejected(t, c.body, send(t, s.addr(), req), "redirect_uri_not_registered", up, n)
@@ -299,9 +295,7 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		req := rawReq{Method: "POST", Target: "/oauth/token?redirect_uri=https%3A%2F%2Fevil.example", Header: [][2]string{{"Content-Type", "application/json"}}, Body: []byte(`{"grant_type":"authorization_code","redirect_uri":"https://evil.example"}`)}
 		got := checkForwarded(t, "POST /oauth/token", send(t, s.addr(), req), up, n)
 		checkSameTarget(t, "POST /oauth/token", got, req.Target)
-		if string(got.Body) != string(req.Body) {
-			t.Errorf("upstream body %q, want %q", got.Body, req.Body)
-		}
+		checkSameBody(t, "POST /oauth/token", got, req.Body)
 	})
 }
 
