@@ -283,19 +283,8 @@ func lenientUnescape(s string) string {
 	if v, ok := queryUnescape(s); ok {
 		return v
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '+':
-			b.WriteByte(' ')
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
+	b, _ := unescapeInPlace([]byte(strings.ReplaceAll(s, "+", " ")), true)
+	return string(b)
 }
 
 // mayHoldName reports, cheaply, whether raw may hold a name that nameIs

@@ -722,3 +722,22 @@ func TestBodyKindOf(t *testing.T) {
 		}
 	}
 }
+
+// TestLenientUnescape: names decode as PHP's urldecode decodes them.
+func TestLenientUnescape(t *testing.T) {
+	for in, want := range map[string]string{
+		"redirect_uri":       "redirect_uri",
+		"a+b":                "a b",
+		"%41%42":             "AB",
+		"%2B+":               "+ ",
+		"%zz":                "%zz",
+		"%4":                 "%4",
+		"%%41":               "%A",
+		"response_type%00%":  "response_type\x00%",
+		"%E2%9C%93+%zz%20x%": "\u2713 %zz x%",
+	} {
+		if got := lenientUnescape(in); got != want {
+			t.Errorf("lenientUnescape(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
