@@ -162,7 +162,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		d.Reason = policy.MalformedRequest
 		d.Detail = "the request path cannot be normalized"
 	} else if d = h.decide(r, &ps, endpoint); (d.Reason == policy.MissingClientID || d.Reason == policy.MissingRedirectURI) &&
-		ps.submission(r.URL.RawQuery) && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		r.Method != http.MethodGet && r.Method != http.MethodHead && ps.submission(r.URL.RawQuery) {
 		// Read in full, it is a form the authorization server posts back
 		// to its endpoint, not an authorize request.
 		return next.ServeHTTP(w, r)
