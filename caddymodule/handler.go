@@ -14,6 +14,7 @@ import (
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/request"
 )
 
 func init() {
@@ -55,7 +56,7 @@ type Handler struct {
 	Name string `json:"name,omitempty"`
 
 	policy    *policy.Policy
-	paths     pathSet
+	paths     request.PathSet
 	loader    *registry.Loader
 	loaderKey loaderKey
 	metrics   *policyMetrics
@@ -102,7 +103,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if len(h.Paths) == 0 {
 		h.Paths = []string{DefaultPath}
 	}
-	if h.paths, err = newPathSet(h.Paths); err != nil {
+	if h.paths, err = request.NewPathSet(h.Paths); err != nil {
 		return fmt.Errorf("paths: %w", err)
 	}
 	if h.policy, err = policy.New(policy.Options{Environment: env, Match: match, MaxURILength: h.MaxURILength}); err != nil {
@@ -144,25 +145,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	escaped := r.URL.EscapedPath()
-	endpoint, err := h.paths.match(escaped)
+	endpoint, err := h.paths.Match(escaped)
 	if err == nil && !endpoint {
-		endpoint, err = h.paths.matchHeaders(r.Header)
+		endpoint, err = h.paths.MatchHeaders(r.Header)
 	}
 	if err == nil && !endpoint {
-		endpoint, err = h.paths.matchQueryRoute(escaped, r.URL.RawQuery)
+		endpoint, err = h.paths.MatchQueryRoute(escaped, r.URL.RawQuery)
 	}
 	// Elsewhere an authorize request is known by its query alone, and its
 	// body is the business of the endpoint it was sent to.
-	if err == nil && !endpoint && !requestsCode(r.URL.RawQuery) {
+	if err == nil && !endpoint && !request.RequestsCode(r.URL.RawQuery) {
 		return next.ServeHTTP(w, r)
 	}
-	var ps params
+	var ps request.Params
 	var d registry.Decision
 	if err != nil {
 		d.Reason = policy.MalformedRequest
 		d.Detail = "the request path cannot be normalized"
 	} else if d = h.decide(r, &ps, endpoint); (d.Reason == policy.MissingClientID || d.Reason == policy.MissingRedirectURI) &&
-		r.Method != http.MethodGet && r.Method != http.MethodHead && ps.submission(r.URL.RawQuery) {
+		r.Method != http.MethodGet && r.Method != http.MethodHead && ps.Submission(r.URL.RawQuery) {
 		// Read in full, it is a form the authorization server posts back
 		// to its endpoint, not an authorize request.
 		return next.ServeHTTP(w, r)
@@ -179,7 +180,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("http.redirect_uri_policy.decision", o.decision)
 	repl.Set("http.redirect_uri_policy.reason", o.reason)
-	repl.Set("http.redirect_uri_policy.client_id", ps.clientID)
+	repl.Set("http.redirect_uri_policy.client_id", ps.ClientID)
 	if decision == decisionAllowed {
 		return next.ServeHTTP(w, r)
 	}
@@ -193,11 +194,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // decide reads the request's parameters and decides it. The body of a
 // request sent to an endpoint must be a form; elsewhere it is read only
 // for what upstreams there take parameters from.
-func (h *Handler) decide(r *http.Request, ps *params, endpoint bool) registry.Decision {
+func (h *Handler) decide(r *http.Request, ps *request.Params, endpoint bool) registry.Decision {
 	reject := func(reason policy.Reason, detail string) registry.Decision {
 		return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}}
 	}
-	if reason := ps.scan(r.URL.RawQuery); reason != "" {
+	if reason := ps.Scan(r.URL.RawQuery); reason != "" {
 		return reject(reason, "the query string cannot be read unambiguously")
 	}
 	// Direct calls, not a method value: through one, ps would escape to
@@ -205,21 +206,21 @@ func (h *Handler) decide(r *http.Request, ps *params, endpoint bool) registry.De
 	var reason policy.Reason
 	var detail string
 	if endpoint {
-		reason, detail = h.readForm(r, ps)
+		reason, detail = request.ReadForm(r, ps, h.MaxBody)
 	} else {
-		reason, detail = h.readBodyElsewhere(r, ps)
+		reason, detail = request.ReadBodyElsewhere(r, ps, h.MaxBody)
 	}
 	if reason != "" {
 		return reject(reason, detail)
 	}
-	ps.scanCookies(r.Header["Cookie"])
-	if reason := ps.reason(); reason != "" {
+	ps.ScanCookies(r.Header["Cookie"])
+	if reason := ps.Reason(); reason != "" {
 		return reject(reason, reason.Description())
 	}
-	return h.loader.Snapshot().Decide(ps.clientID, ps.redirectURI)
+	return h.loader.Snapshot().Decide(ps.ClientID, ps.RedirectURI)
 }
 
-func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d *registry.Decision, ps *params) {
+func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d *registry.Decision, ps *request.Params) {
 	name := ""
 	if d.Client != nil {
 		name = d.Client.Name
@@ -234,9 +235,9 @@ func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d 
 		zap.String("decision", decision),
 		zap.String("reason", string(d.Reason)),
 		zap.String("detail", d.Detail),
-		zap.String("client_id", truncate(ps.clientID, 256)),
+		zap.String("client_id", truncate(ps.ClientID, 256)),
 		zap.String("client_name", name),
-		zap.String("redirect_uri", truncate(ps.redirectURI, 512)),
+		zap.String("redirect_uri", truncate(ps.RedirectURI, 512)),
 		zap.String("remote_addr", r.RemoteAddr),
 		zap.String("request_id", requestID),
 	)

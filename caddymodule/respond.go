@@ -10,6 +10,7 @@ import (
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/request"
 )
 
 // rejection is the body of a rejection response.
@@ -55,7 +56,7 @@ dt{font-weight:600;margin-top:.6rem}
 // is too large), never cached, never a redirect; HTML for browsers, JSON
 // for everyone else. Everything echoed from the request is truncated and
 // escaped.
-func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision, ps *params) error {
+func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision, ps *request.Params) error {
 	status := http.StatusBadRequest
 	if d.Reason == policy.RequestTooLarge {
 		status = http.StatusRequestEntityTooLarge
@@ -80,8 +81,8 @@ func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision
 		page := struct{ Description, Reason, ClientID, ClientName, RedirectURI string }{
 			Description: description,
 			Reason:      string(d.Reason),
-			ClientID:    truncate(ps.clientID, 128),
-			RedirectURI: truncate(ps.redirectURI, 256),
+			ClientID:    truncate(ps.ClientID, 128),
+			RedirectURI: truncate(ps.RedirectURI, 256),
 		}
 		if d.Reason == policy.DuplicateParameter {
 			// Which copy is "the" request's is what the attacker plays on:

@@ -21,7 +21,11 @@ import (
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/request"
 )
+
+// unitClientID is a client_id as ORCID spells them.
+const unitClientID = "APP-5X9K2L7M3N8P4Q1R"
 
 // Accept headers of real clients.
 const (
@@ -77,7 +81,7 @@ func TestPrefersHTML(t *testing.T) {
 	}
 }
 
-func rejectionRecorder(t *testing.T, accept string, d registry.Decision, ps params) *httptest.ResponseRecorder {
+func rejectionRecorder(t *testing.T, accept string, d registry.Decision, ps request.Params) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, "/oauth/authorize", nil)
 	if accept != "" {
@@ -135,7 +139,7 @@ func TestWriteRejectionJSON(t *testing.T) {
 			"The redirect URI is not registered for this client. (no registered redirect URI matches)"},
 	} {
 		for _, accept := range []string{"", acceptCurl, "application/json", "text/html;q=0.5, application/json"} {
-			w := rejectionRecorder(t, accept, unitReject(tc.reason, tc.detail), params{clientID: unitClientID, redirectURI: "https://evil.example/cb"})
+			w := rejectionRecorder(t, accept, unitReject(tc.reason, tc.detail), request.Params{ClientID: unitClientID, RedirectURI: "https://evil.example/cb"})
 			res := w.Result()
 			if res.StatusCode != tc.status {
 				t.Errorf("%s (Accept %q): status %d; want %d", tc.reason, accept, res.StatusCode, tc.status)
@@ -181,7 +185,7 @@ func TestWriteRejectionJSON(t *testing.T) {
 func TestWriteRejectionJSONEscapes(t *testing.T) {
 	hostile := `</script><script>alert("x")</script>&`
 	w := rejectionRecorder(t, "application/json", unitReject(policy.MalformedRequest, hostile),
-		params{clientID: hostile, redirectURI: hostile})
+		request.Params{ClientID: hostile, RedirectURI: hostile})
 	body := w.Body.String()
 	want := `{"error":"invalid_request","error_description":"The request could not be read. (\u003c/script\u003e\u003cscript\u003ealert(\"x\")\u003c/script\u003e\u0026)","reason":"malformed_request"}` + "\n"
 	if body != want {
@@ -193,7 +197,7 @@ func TestWriteRejectionHTML(t *testing.T) {
 	for _, accept := range []string{acceptChrome, acceptFirefox, acceptSafari, "text/html"} {
 		client := &registry.Client{ID: unitClientID, Name: "Example University Library"}
 		d := registry.Decision{Decision: policy.Decision{Reason: policy.RedirectURINotRegistered, Detail: "no registered redirect URI matches"}, Client: client}
-		w := rejectionRecorder(t, accept, d, params{clientID: unitClientID, redirectURI: "https://evil.example/cb?x=1&y=2"})
+		w := rejectionRecorder(t, accept, d, request.Params{ClientID: unitClientID, RedirectURI: "https://evil.example/cb?x=1&y=2"})
 		res := w.Result()
 		if res.StatusCode != 400 {
 			t.Errorf("Accept %q: status %d; want 400", accept, res.StatusCode)
@@ -249,7 +253,7 @@ func TestWriteRejectionHTML(t *testing.T) {
 // TestWriteRejectionHTMLOmits: the client and address lines are left out
 // when the request did not name them; 413 closes the connection.
 func TestWriteRejectionHTMLOmits(t *testing.T) {
-	w := rejectionRecorder(t, acceptChrome, unitReject(policy.RequestTooLarge, "the request body is larger than 65536 bytes"), params{})
+	w := rejectionRecorder(t, acceptChrome, unitReject(policy.RequestTooLarge, "the request body is larger than 65536 bytes"), request.Params{})
 	if w.Code != 413 {
 		t.Errorf("status %d; want 413", w.Code)
 	}
@@ -270,7 +274,7 @@ func TestWriteRejectionHTMLEscapes(t *testing.T) {
 	hostileURI := `javascript:alert(1)//</code><img src=x onerror=alert(1)>`
 	hostileName := `<b onmouseover="alert(1)">Evil & Co</b>`
 	d := registry.Decision{Decision: policy.Decision{Reason: policy.ClientDisabled}, Client: &registry.Client{ID: hostileID, Name: hostileName}}
-	w := rejectionRecorder(t, "text/html", d, params{clientID: hostileID, redirectURI: hostileURI})
+	w := rejectionRecorder(t, "text/html", d, request.Params{ClientID: hostileID, RedirectURI: hostileURI})
 	body := w.Body.String()
 	for _, want := range []string{
 		"<code>&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</code>",
@@ -293,7 +297,7 @@ func TestWriteRejectionTruncates(t *testing.T) {
 	long := "https://evil.example/" + strings.Repeat("a", 100000)
 	longID := strings.Repeat("C", 5000)
 	w := rejectionRecorder(t, "text/html", unitReject(policy.MalformedRedirectURI, "longer than the maximum length"),
-		params{clientID: longID, redirectURI: long})
+		request.Params{ClientID: longID, RedirectURI: long})
 	body := w.Body.String()
 	if want := "<code>" + long[:256] + "…</code>"; !strings.Contains(body, want) {
 		t.Errorf("HTML lacks the redirect URI cut at 256 bytes")
@@ -310,7 +314,7 @@ func TestWriteRejectionTruncates(t *testing.T) {
 
 	// A cut never splits a UTF-8 sequence.
 	multi := "a" + strings.Repeat("é", 200) // 401 bytes: byte 256 is inside an é
-	w = rejectionRecorder(t, "text/html", unitReject(policy.MalformedRedirectURI, ""), params{clientID: "x", redirectURI: multi})
+	w = rejectionRecorder(t, "text/html", unitReject(policy.MalformedRedirectURI, ""), request.Params{ClientID: "x", RedirectURI: multi})
 	if !utf8.Valid(w.Body.Bytes()) {
 		t.Errorf("HTML body is not valid UTF-8 after truncating %q", multi)
 	}

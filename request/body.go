@@ -1,4 +1,4 @@
-package caddymodule
+package request
 
 import (
 	"bytes"
@@ -11,12 +11,12 @@ import (
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 )
 
-// readForm reads the parameters of a form body, if the request has a body,
-// and puts the body back byte for byte for the upstream. Any body the
-// upstream could read parameters from but this handler cannot check is
-// rejected.
-func (h *Handler) readForm(r *http.Request, ps *params) (policy.Reason, string) {
-	body, reason, detail := h.readBody(r)
+// ReadForm reads into ps the parameters of a form body, if the request has
+// a body of at most maxBody bytes, and puts the body back byte for byte for
+// the upstream. It returns the reason to reject any body the upstream could
+// read parameters from but that cannot be checked, with a detail.
+func ReadForm(r *http.Request, ps *Params, maxBody int64) (policy.Reason, string) {
+	body, reason, detail := readBody(r, maxBody)
 	if reason != "" || len(body) == 0 {
 		return reason, detail
 	}
@@ -24,29 +24,29 @@ func (h *Handler) readForm(r *http.Request, ps *params) (policy.Reason, string) 
 		return reason, detail
 	}
 	ps.form = string(body)
-	if reason := ps.scan(ps.form); reason != "" {
+	if reason := ps.Scan(ps.form); reason != "" {
 		return reason, "the form body cannot be read unambiguously"
 	}
 	return "", ""
 }
 
-// readBodyElsewhere reads the body of a request checked for its query
-// alone, sent to a path that is not an endpoint: a form as readForm does;
+// ReadBodyElsewhere reads the body of a request checked for its query
+// alone, sent to a path that is not an endpoint: a form as ReadForm does;
 // a JSON object's top-level keys and a multipart form's fields, which
 // Express's parsers put where node oauth2-server reads its parameters
 // (body before query). Any other body is the business of the page it was
 // sent to and passes unread; a JSON or multipart body that cannot be read
 // unambiguously is rejected.
-func (h *Handler) readBodyElsewhere(r *http.Request, ps *params) (policy.Reason, string) {
+func ReadBodyElsewhere(r *http.Request, ps *Params, maxBody int64) (policy.Reason, string) {
 	ct := r.Header.Get("Content-Type")
 	kind := bodyKindOf(ct)
 	switch kind {
 	case otherBody:
 		return "", ""
 	case formBody:
-		return h.readForm(r, ps)
+		return ReadForm(r, ps, maxBody)
 	}
-	body, reason, detail := h.readBody(r)
+	body, reason, detail := readBody(r, maxBody)
 	if reason != "" || len(body) == 0 {
 		return reason, detail
 	}
@@ -102,17 +102,17 @@ func bodyKindOf(ct string) bodyKind {
 	return otherBody
 }
 
-// readBody reads the request's body, up to MaxBody bytes, and puts it back
+// readBody reads the request's body, up to maxBody bytes, and puts it back
 // byte for byte for the upstream.
-func (h *Handler) readBody(r *http.Request) ([]byte, policy.Reason, string) {
+func readBody(r *http.Request, maxBody int64) ([]byte, policy.Reason, string) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, "", ""
 	}
-	if r.ContentLength > h.MaxBody {
-		return nil, policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", h.MaxBody)
+	if r.ContentLength > maxBody {
+		return nil, policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", maxBody)
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBody+1))
-	if err != nil || int64(len(body)) > h.MaxBody {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || int64(len(body)) > maxBody {
 		// Only part of the body was read (a body without Content-Length
 		// over the limit, or a read error): put back what was read ahead of
 		// the rest, length unknown as before, so that a request forwarded
@@ -121,7 +121,7 @@ func (h *Handler) readBody(r *http.Request) ([]byte, policy.Reason, string) {
 		if err != nil {
 			return nil, policy.MalformedRequest, "the request body could not be read"
 		}
-		return nil, policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", h.MaxBody)
+		return nil, policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", maxBody)
 	}
 	r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(body))

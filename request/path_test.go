@@ -1,4 +1,4 @@
-package caddymodule
+package request
 
 import (
 	"errors"
@@ -10,11 +10,11 @@ import (
 	"testing"
 )
 
-func defaultPathSet(t *testing.T) pathSet {
+func defaultPathSet(t *testing.T) PathSet {
 	t.Helper()
-	s, err := newPathSet([]string{DefaultPath})
+	s, err := NewPathSet([]string{"/oauth/authorize"})
 	if err != nil {
-		t.Fatalf("newPathSet(%q): %v", DefaultPath, err)
+		t.Fatalf("NewPathSet: %v", err)
 	}
 	return s
 }
@@ -148,7 +148,7 @@ func TestPathMatchSpellings(t *testing.T) {
 		// all at once
 		"//OAuth;a=b//.//x/%2E%2E/%2561UTHORIZE.json;c;/",
 	} {
-		ok, err := s.match(p)
+		ok, err := s.Match(p)
 		if err != nil || !ok {
 			c, _, cerr := canonicalPath(p, nil)
 			t.Errorf("match(%q) = %v, %v; want true, nil (canonical %q, %v)", p, ok, err, c, cerr)
@@ -205,7 +205,7 @@ func TestPathNoMatch(t *testing.T) {
 		"%",
 		"/%%%",
 	} {
-		ok, err := s.match(p)
+		ok, err := s.Match(p)
 		if err != nil || ok {
 			c, _, cerr := canonicalPath(p, nil)
 			t.Errorf("match(%q) = %v, %v; want false, nil (canonical %q, %v)", p, ok, err, c, cerr)
@@ -259,7 +259,7 @@ func TestPathCannotNormalize(t *testing.T) {
 		"/x%00%2F..%2Foauth/authorize",
 		"/x%2500/../oauth/authorize",
 	} {
-		ok, err := s.match(p)
+		ok, err := s.Match(p)
 		if ok || !errors.Is(err, errBadPath) {
 			t.Errorf("match(%q) = %v, %v; want false, errBadPath", p, ok, err)
 		}
@@ -321,9 +321,9 @@ func TestPathCanonicalKeepsDst(t *testing.T) {
 }
 
 func TestPathSetCustom(t *testing.T) {
-	s, err := newPathSet([]string{"/oauth/authorize", "/OAuth2/Auth/", "/connect/authorize;v=1", "/o/%61uth"})
+	s, err := NewPathSet([]string{"/oauth/authorize", "/OAuth2/Auth/", "/connect/authorize;v=1", "/o/%61uth"})
 	if err != nil {
-		t.Fatalf("newPathSet: %v", err)
+		t.Fatalf("NewPathSet: %v", err)
 	}
 	wantPaths := []string{"/oauth/authorize", "/oauth2/auth", "/connect/authorize", "/o/auth"}
 	if strings.Join(s.paths, " ") != strings.Join(wantPaths, " ") {
@@ -350,16 +350,16 @@ func TestPathSetCustom(t *testing.T) {
 		{"/o/auth/x", false},
 		{"/o", false},
 	} {
-		got, err := s.match(tc.path)
+		got, err := s.Match(tc.path)
 		if err != nil || got != tc.want {
 			t.Errorf("match(%q) = %v, %v; want %v, nil", tc.path, got, err, tc.want)
 		}
 	}
 
 	// A set of one custom path does not check the default one.
-	s, err = newPathSet([]string{"/authorize"})
+	s, err = NewPathSet([]string{"/authorize"})
 	if err != nil {
-		t.Fatalf("newPathSet: %v", err)
+		t.Fatalf("NewPathSet: %v", err)
 	}
 	for _, tc := range []struct {
 		path string
@@ -370,7 +370,7 @@ func TestPathSetCustom(t *testing.T) {
 		{"/oauth/authorize", false},
 		{"/oauth/../authorize", true},
 	} {
-		got, err := s.match(tc.path)
+		got, err := s.Match(tc.path)
 		if err != nil || got != tc.want {
 			t.Errorf("match(%q) = %v, %v; want %v, nil", tc.path, got, err, tc.want)
 		}
@@ -389,17 +389,17 @@ func TestPathSetErrors(t *testing.T) {
 		{[]string{"/oauth/%zz"}, "path /oauth/%zz: path cannot be normalized"},
 		{[]string{"/a/%25252525"}, "path /a/%25252525: path cannot be normalized"},
 	} {
-		_, err := newPathSet(tc.paths)
+		_, err := NewPathSet(tc.paths)
 		if err == nil || err.Error() != tc.want {
-			t.Errorf("newPathSet(%q) error = %v; want %q", tc.paths, err, tc.want)
+			t.Errorf("NewPathSet(%q) error = %v; want %q", tc.paths, err, tc.want)
 		}
 	}
 	// No paths at all is an empty set that matches nothing.
-	s, err := newPathSet(nil)
+	s, err := NewPathSet(nil)
 	if err != nil || len(s.paths) != 0 {
-		t.Fatalf("newPathSet(nil) = %v, %v; want empty, nil", s, err)
+		t.Fatalf("NewPathSet(nil) = %v, %v; want empty, nil", s, err)
 	}
-	if ok, err := s.match("/oauth/authorize"); ok || err != nil {
+	if ok, err := s.Match("/oauth/authorize"); ok || err != nil {
 		t.Errorf("empty set match = %v, %v; want false, nil", ok, err)
 	}
 }
@@ -408,7 +408,7 @@ func TestPathSetErrors(t *testing.T) {
 func TestPathMatchAllocs(t *testing.T) {
 	s := defaultPathSet(t)
 	for _, p := range []string{"/oauth/authorize", "/OAUTH/%2561uthorize;x/", "/static/app.js"} {
-		if n := testing.AllocsPerRun(100, func() { _, _ = s.match(p) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { _, _ = s.Match(p) }); n != 0 {
 			t.Errorf("match(%q) allocates %v times; want 0", p, n)
 		}
 	}
@@ -418,7 +418,7 @@ func TestPathMatchAllocs(t *testing.T) {
 // that canonicalizes to an authorize path or is rejected as ambiguous. Random paths over an alphabet
 // rich in the target's letters, separators, dot segments and parameters.
 func TestPathCannotNameSound(t *testing.T) {
-	s, err := newPathSet([]string{"/oauth/authorize", "/Custom/Auth"})
+	s, err := NewPathSet([]string{"/oauth/authorize", "/Custom/Auth"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +495,7 @@ func TestPathMatchHeaders(t *testing.T) {
 		{http.Header{"X-Forwarded-Path": {"/oauth/authorize"}}, false, false},
 		{http.Header{"X-Original-Url": {"/oauth/authorize%zz"}}, false, true},
 	} {
-		got, err := s.matchHeaders(tc.header)
+		got, err := s.MatchHeaders(tc.header)
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("matchHeaders(%v) = %v, %v; want %v, error %v", tc.header, got, err, tc.want, tc.err)
 		}
@@ -550,11 +550,11 @@ func TestPathUpstreamReadingsChecked(t *testing.T) {
 			if decodes > 0 {
 				r, ok = goReading(p, decodes)
 			}
-			if !ok || r != DefaultPath {
+			if !ok || r != "/oauth/authorize" {
 				continue
 			}
 			routed++
-			if got, err := s.match(p); !got && err == nil {
+			if got, err := s.Match(p); !got && err == nil {
 				c, lossy, _ := canonicalPath(p, nil)
 				t.Fatalf("%q is %s after %d decoding(s) and path.Clean (0: read as //host/path), but match passes it (canonical %q, lossy %v)", p, r, decodes, c, lossy)
 			}
@@ -593,7 +593,7 @@ func TestPathMatchQueryRoute(t *testing.T) {
 		{"/login.php", "r=%2Foauth%2Fauthorize%3Fclient_id%3Da", false, false},
 		{"/", "q=/oauth/authorize%23x", false, false},
 	} {
-		got, err := s.matchQueryRoute(tc.path, tc.query)
+		got, err := s.MatchQueryRoute(tc.path, tc.query)
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("matchQueryRoute(%q, %q) = %v, %v; want %v, error %v", tc.path, tc.query, got, err, tc.want, tc.err)
 		}

@@ -1,4 +1,4 @@
-package caddymodule
+package request
 
 import (
 	"fmt"
@@ -97,22 +97,22 @@ func TestNameIs(t *testing.T) {
 }
 
 type scanWant struct {
-	clientID, redirectURI   string
+	ClientID, RedirectURI   string
 	nClientID, nRedirectURI int
 	requestObject           bool
 	scanReason, reason      policy.Reason
 }
 
-func checkScan(t *testing.T, label string, p *params, scanReason policy.Reason, want scanWant) {
+func checkScan(t *testing.T, label string, p *Params, scanReason policy.Reason, want scanWant) {
 	t.Helper()
 	got := scanWant{
-		clientID: p.clientID, redirectURI: p.redirectURI,
+		ClientID: p.ClientID, RedirectURI: p.RedirectURI,
 		nClientID: p.nClientID, nRedirectURI: p.nRedirectURI,
 		requestObject: p.requestObject,
 		scanReason:    scanReason,
 	}
 	if scanReason == "" {
-		got.reason = p.reason()
+		got.reason = p.Reason()
 	}
 	if got != want {
 		t.Errorf("%s:\n got %+v\nwant %+v", label, got, want)
@@ -215,8 +215,8 @@ func TestScanQuery(t *testing.T) {
 		{"client_id=a&redirect_uri=x&requests=y&request_uris=y&xrequest=y",
 			scanWant{"a", "x", 1, 1, false, "", ""}},
 	} {
-		var p params
-		r := p.scan(tc.raw)
+		var p Params
+		r := p.Scan(tc.raw)
 		checkScan(t, "scan("+tc.raw+")", &p, r, tc.want)
 	}
 }
@@ -238,10 +238,10 @@ func TestScanQueryAndBody(t *testing.T) {
 		{"client_id=a", "redirect_uri=", scanWant{"a", "", 1, 1, false, "", policy.MissingRedirectURI}},
 		{"client_id=a&redirect_uri=x", "a=1;b=2", scanWant{"a", "x", 1, 1, false, policy.MalformedRequest, ""}},
 	} {
-		var p params
-		r := p.scan(tc.query)
+		var p Params
+		r := p.Scan(tc.query)
 		if r == "" {
-			r = p.scan(tc.body)
+			r = p.Scan(tc.body)
 		}
 		checkScan(t, "scan("+tc.query+") + scan("+tc.body+")", &p, r, tc.want)
 	}
@@ -250,21 +250,21 @@ func TestScanQueryAndBody(t *testing.T) {
 // TestParamsReason: the precedence of request-level reasons.
 func TestParamsReason(t *testing.T) {
 	for _, tc := range []struct {
-		p    params
+		p    Params
 		want policy.Reason
 	}{
-		{params{clientID: "a", redirectURI: "x", nClientID: 1, nRedirectURI: 1}, ""},
-		{params{}, policy.MissingClientID},
-		{params{redirectURI: "x", nRedirectURI: 1}, policy.MissingClientID},
-		{params{clientID: "a", nClientID: 1}, policy.MissingRedirectURI},
-		{params{clientID: "a", redirectURI: "x", nClientID: 1, nRedirectURI: 1, requestObject: true}, policy.RequestObjectNotSupported},
-		{params{requestObject: true}, policy.RequestObjectNotSupported},
-		{params{nClientID: 2, requestObject: true}, policy.DuplicateParameter},
-		{params{nRedirectURI: 2}, policy.DuplicateParameter},
-		{params{clientID: "a", redirectURI: "x", nClientID: 3, nRedirectURI: 1}, policy.DuplicateParameter},
+		{Params{ClientID: "a", RedirectURI: "x", nClientID: 1, nRedirectURI: 1}, ""},
+		{Params{}, policy.MissingClientID},
+		{Params{RedirectURI: "x", nRedirectURI: 1}, policy.MissingClientID},
+		{Params{ClientID: "a", nClientID: 1}, policy.MissingRedirectURI},
+		{Params{ClientID: "a", RedirectURI: "x", nClientID: 1, nRedirectURI: 1, requestObject: true}, policy.RequestObjectNotSupported},
+		{Params{requestObject: true}, policy.RequestObjectNotSupported},
+		{Params{nClientID: 2, requestObject: true}, policy.DuplicateParameter},
+		{Params{nRedirectURI: 2}, policy.DuplicateParameter},
+		{Params{ClientID: "a", RedirectURI: "x", nClientID: 3, nRedirectURI: 1}, policy.DuplicateParameter},
 	} {
-		if got := tc.p.reason(); got != tc.want {
-			t.Errorf("%+v.reason() = %q; want %q", tc.p, got, tc.want)
+		if got := tc.p.Reason(); got != tc.want {
+			t.Errorf("%+v.Reason() = %q; want %q", tc.p, got, tc.want)
 		}
 	}
 }
@@ -338,8 +338,8 @@ func TestCheckFormHeaders(t *testing.T) {
 // TestScanLongQuery: a long query with many pairs is read in full.
 func TestScanLongQuery(t *testing.T) {
 	raw := strings.Repeat("x=1&", 10000) + "client_id=a&redirect_uri=x"
-	var p params
-	checkScan(t, "long query", &p, p.scan(raw), scanWant{"a", "x", 1, 1, false, "", ""})
+	var p Params
+	checkScan(t, "long query", &p, p.Scan(raw), scanWant{"a", "x", 1, 1, false, "", ""})
 }
 
 // escapeCorpus holds strings that url.QueryUnescape decodes or rejects.
@@ -444,8 +444,8 @@ func TestNameLeadLowerPrefilter(t *testing.T) {
 func TestScanAllocs(t *testing.T) {
 	raw := "client_id=" + unitClientID + "&response_type=code&scope=%2Fauthenticate&redirect_uri=" + unitURIEnc + "&state=af0ifjsldkj"
 	n := testing.AllocsPerRun(100, func() {
-		var p params
-		if r := p.scan(raw); r != "" {
+		var p Params
+		if r := p.Scan(raw); r != "" {
 			t.Fatal(r)
 		}
 	})
@@ -459,8 +459,8 @@ func BenchmarkParamsScan(b *testing.B) {
 	raw := "client_id=" + unitClientID + "&response_type=code&scope=%2Fauthenticate&redirect_uri=" + unitURIEnc + "&state=af0ifjsldkj"
 	b.ReportAllocs()
 	for b.Loop() {
-		var p params
-		if r := p.scan(raw); r != "" {
+		var p Params
+		if r := p.Scan(raw); r != "" {
 			b.Fatal(r)
 		}
 	}
@@ -468,7 +468,7 @@ func BenchmarkParamsScan(b *testing.B) {
 
 // scanReference is scan without its shortcuts: every pair is split with
 // strings.Cut, every name decoded and compared with nameIs.
-func scanReference(p *params, raw string) policy.Reason {
+func scanReference(p *Params, raw string) policy.Reason {
 	if strings.Contains(raw, ";") {
 		return policy.MalformedRequest
 	}
@@ -485,10 +485,10 @@ func scanReference(p *params, raw string) policy.Reason {
 		switch {
 		case nameIs(name, "client_id"):
 			p.nClientID++
-			dst = &p.clientID
+			dst = &p.ClientID
 		case nameIs(name, "redirect_uri"):
 			p.nRedirectURI++
-			dst = &p.redirectURI
+			dst = &p.RedirectURI
 		case nameIs(name, "request"), nameIs(name, "request_uri"):
 			p.requestObject = true
 		case nameIs(name, "response_type"):
@@ -517,8 +517,8 @@ func FuzzParamsScan(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		var got, want params
-		gotReason, wantReason := got.scan(raw), scanReference(&want, raw)
+		var got, want Params
+		gotReason, wantReason := got.Scan(raw), scanReference(&want, raw)
 		if gotReason != wantReason || got != want {
 			t.Fatalf("scan(%q) = %q, %+v; reference %q, %+v", raw, gotReason, got, wantReason, want)
 		}
@@ -552,8 +552,8 @@ func TestRequestsCode(t *testing.T) {
 		{"post_logout_redirect_uri=x&response_type=code", false},
 		{"type=a&redirect_uri=x", false},
 	} {
-		if got := requestsCode(tc.raw); got != tc.want {
-			t.Errorf("requestsCode(%q) = %v; want %v", tc.raw, got, tc.want)
+		if got := RequestsCode(tc.raw); got != tc.want {
+			t.Errorf("RequestsCode(%q) = %v; want %v", tc.raw, got, tc.want)
 		}
 	}
 }
@@ -589,9 +589,9 @@ func TestParamsScanCookies(t *testing.T) {
 		{"client_id=a&redirect_uri=x", []string{"request_uri=urn:x"},
 			scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
 	} {
-		var p params
-		r := p.scan(tc.query)
-		p.scanCookies(tc.cookies)
+		var p Params
+		r := p.Scan(tc.query)
+		p.ScanCookies(tc.cookies)
 		checkScan(t, fmt.Sprintf("scan(%s) + cookies %q", tc.query, tc.cookies), &p, r, tc.want)
 	}
 }
@@ -613,12 +613,12 @@ func TestParamsSubmission(t *testing.T) {
 		{"x.RESPONSE_type=code", "client_id=a", false},
 		{"", "state=a%3Db", false}, // an escape may hide either
 	} {
-		var p params
-		p.scan(tc.query)
+		var p Params
+		p.Scan(tc.query)
 		p.form = tc.form
-		p.scan(tc.form)
-		p.scanCookies([]string{"session=a%3D%3D; theme=dark"})
-		if got := p.submission(tc.query); got != tc.want {
+		p.Scan(tc.form)
+		p.ScanCookies([]string{"session=a%3D%3D; theme=dark"})
+		if got := p.Submission(tc.query); got != tc.want {
 			t.Errorf("submission(%q, form %q) = %v; want %v", tc.query, tc.form, got, tc.want)
 		}
 	}
@@ -638,10 +638,10 @@ func TestParamsSubmissionCookies(t *testing.T) {
 		{"req.Redirect_URI=x", false},
 		{"x=1; response=y", false},
 	} {
-		var p params
-		p.scan("client_id=a")
-		p.scanCookies([]string{tc.cookie})
-		if got := p.submission(""); got != tc.want {
+		var p Params
+		p.Scan("client_id=a")
+		p.ScanCookies([]string{tc.cookie})
+		if got := p.Submission(""); got != tc.want {
 			t.Errorf("submission with cookie %q = %v; want %v", tc.cookie, got, tc.want)
 		}
 	}
@@ -665,7 +665,7 @@ func TestParamsScanJSONAndMultipart(t *testing.T) {
 		{`{"client_id":"a",`, false, scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
 		{strings.Repeat("[", 10001) + strings.Repeat("]", 10001), false, scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
 	} {
-		var p params
+		var p Params
 		if ok := p.scanJSON([]byte(tc.body)); ok != tc.ok {
 			t.Errorf("scanJSON(%.40q) = %v; want %v", tc.body, ok, tc.ok)
 		}
@@ -690,7 +690,7 @@ func TestParamsScanJSONAndMultipart(t *testing.T) {
 		{"name twice", part(`form-data; name="redirect_uri"; name="x"`, "y") + "--B--\r\n", "B", false, scanWant{}},
 		{"header line without a colon", "--B\r\nbogus line\r\n\r\nv\r\n" + good + "--B--\r\n", "B", false, scanWant{}},
 	} {
-		var p params
+		var p Params
 		if ok := p.scanMultipart([]byte(tc.body), tc.boundary); ok != tc.ok {
 			t.Errorf("scanMultipart %s = %v; want %v", tc.name, ok, tc.ok)
 		}

@@ -1,4 +1,4 @@
-package caddymodule
+package request
 
 import (
 	"bytes"
@@ -10,9 +10,9 @@ import (
 
 var errBadPath = errors.New("path cannot be normalized")
 
-// pathSet recognizes the authorize paths in every spelling that an upstream
+// PathSet recognizes the authorize paths in every spelling that an upstream
 // server could route to the same endpoint.
-type pathSet struct {
+type PathSet struct {
 	paths []string // canonical forms
 	// The last segments of paths: a path without escapes or non-ASCII
 	// bytes can only name one of paths if it contains one of them, in some
@@ -21,8 +21,10 @@ type pathSet struct {
 	lastSegments []string
 }
 
-func newPathSet(paths []string) (pathSet, error) {
-	var s pathSet
+// NewPathSet compiles the authorize paths, each of which must start with
+// "/" and have a canonical form.
+func NewPathSet(paths []string) (PathSet, error) {
+	var s PathSet
 	for _, p := range paths {
 		if !strings.HasPrefix(p, "/") {
 			return s, errors.New("path " + p + " does not start with /")
@@ -39,7 +41,7 @@ func newPathSet(paths []string) (pathSet, error) {
 
 // cannotName reports, cheaply, that a path names none of s, so that the
 // site's other requests (static files, APIs) skip canonicalization.
-func (s pathSet) cannotName(escaped string) bool {
+func (s PathSet) cannotName(escaped string) bool {
 	for i := 0; i < len(escaped); i++ {
 		if c := escaped[i]; c == '%' || c >= utf8.RuneSelf {
 			return false
@@ -75,10 +77,10 @@ func containsFold(s, sub string) bool {
 	return false
 }
 
-// match reports whether the escaped request path names an authorize path,
+// Match reports whether the escaped request path names an authorize path,
 // or an error when it cannot be normalized (which the caller rejects rather
 // than passes).
-func (s pathSet) match(escaped string) (bool, error) {
+func (s PathSet) Match(escaped string) (bool, error) {
 	// A canonical path is its own canonical form: the usual spelling needs
 	// no work.
 	for _, p := range s.paths {
@@ -93,7 +95,7 @@ func (s pathSet) match(escaped string) (bool, error) {
 }
 
 // matchReadings is match without its shortcuts.
-func (s pathSet) matchReadings(escaped string) (bool, error) {
+func (s PathSet) matchReadings(escaped string) (bool, error) {
 	if named, err := s.matchCanonical(escaped); named || err != nil {
 		return named, err
 	}
@@ -124,7 +126,7 @@ func cutAuthority(escaped string) (string, bool) {
 }
 
 // matchCanonical reads the path as canonicalPath does.
-func (s pathSet) matchCanonical(escaped string) (bool, error) {
+func (s PathSet) matchCanonical(escaped string) (bool, error) {
 	var buf [256]byte
 	c, lossy, err := canonicalPath(escaped, buf[:0])
 	if err != nil {
@@ -152,7 +154,7 @@ func (s pathSet) matchCanonical(escaped string) (bool, error) {
 
 // namesBeforeQuery reports whether the escaped path, decoded, names one of
 // s before its first "?" or "#".
-func (s pathSet) namesBeforeQuery(escaped string) bool {
+func (s PathSet) namesBeforeQuery(escaped string) bool {
 	var buf [256]byte
 	p, err := foldedPath(escaped, buf[:0])
 	if err != nil {
@@ -171,7 +173,7 @@ func (s pathSet) namesBeforeQuery(escaped string) bool {
 // /oauth/authorize), or one of those before or after a ".php" segment: PHP
 // runs /oauth/authorize.php/x as the script /oauth/authorize.php, and
 // Symfony and Laravel route /index.php/oauth/authorize as /oauth/authorize.
-func (s pathSet) names(c []byte) bool {
+func (s PathSet) names(c []byte) bool {
 	if s.namesRoute(c) {
 		return true
 	}
@@ -188,7 +190,7 @@ func (s pathSet) names(c []byte) bool {
 	}
 }
 
-func (s pathSet) namesRoute(c []byte) bool {
+func (s PathSet) namesRoute(c []byte) bool {
 	for _, p := range s.paths {
 		if string(c) == p {
 			return true
@@ -206,9 +208,9 @@ func (s pathSet) namesRoute(c []byte) bool {
 // before 2018): a request carrying one may be routed by it.
 var pathHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
 
-// matchHeaders reports whether a path header of h names an authorize path,
+// MatchHeaders reports whether a path header of h names an authorize path,
 // or an error when one cannot be normalized.
-func (s pathSet) matchHeaders(h http.Header) (bool, error) {
+func (s PathSet) MatchHeaders(h http.Header) (bool, error) {
 	for _, name := range pathHeaders {
 		for _, v := range h[name] {
 			if i := strings.Index(v, "://"); i >= 0 {
@@ -223,7 +225,7 @@ func (s pathSet) matchHeaders(h http.Header) (bool, error) {
 			if i := strings.IndexAny(v, "?#"); i >= 0 {
 				v = v[:i]
 			}
-			if ok, err := s.match(v); ok || err != nil {
+			if ok, err := s.Match(v); ok || err != nil {
 				return ok, err
 			}
 		}
@@ -231,20 +233,20 @@ func (s pathSet) matchHeaders(h http.Header) (bool, error) {
 	return false, nil
 }
 
-// matchQueryRoute reports whether a request to the front page or a PHP
+// MatchQueryRoute reports whether a request to the front page or a PHP
 // script is routed by its query string to an authorize path, as Drupal 7
 // (?q=oauth/authorize) and Yii (?r=oauth/authorize) route. A query that is
 // itself a path (CodeIgniter's /?/oauth/authorize?client_id=...) is an
 // error: CodeIgniter then reads the parameters after its second "?" only,
 // which leaves them ambiguous.
-func (s pathSet) matchQueryRoute(escaped, rawQuery string) (bool, error) {
+func (s PathSet) MatchQueryRoute(escaped, rawQuery string) (bool, error) {
 	if rawQuery == "" || !(escaped == "/" || escaped == "" || hasSuffixFold(escaped, ".php")) ||
 		s.cannotName(rawQuery) {
 		return false, nil
 	}
 	if rawQuery[0] == '/' {
 		route, _, _ := strings.Cut(rawQuery, "?")
-		if ok, err := s.match(route); ok || err != nil {
+		if ok, err := s.Match(route); ok || err != nil {
 			return false, errBadPath
 		}
 	}
@@ -258,7 +260,7 @@ func (s pathSet) matchQueryRoute(escaped, rawQuery string) (bool, error) {
 		// A route has no query of its own: /login.php?r=/oauth/authorize?...
 		// is a page to return to after signing in.
 		if value := lenientUnescape(rawValue); !strings.ContainsAny(value, "?#") {
-			if ok, err := s.match(value); ok || err != nil {
+			if ok, err := s.Match(value); ok || err != nil {
 				return ok, err
 			}
 		}
@@ -277,7 +279,7 @@ func hasSuffixFold(s, suffix string) bool {
 // escapes kept as they are, then folded, it mentions the last segment of
 // one of s or still holds an escape. Any other such path is not ours to
 // reject: Caddy's file server serves /static/50%2525off as "50%25off".
-func (s pathSet) undecodableMayName(escaped string) bool {
+func (s PathSet) undecodableMayName(escaped string) bool {
 	p := append([]byte{'/'}, escaped...)
 	for range 3 {
 		p, _ = unescapeInPlace(p, true)
@@ -297,7 +299,7 @@ func (s pathSet) undecodableMayName(escaped string) bool {
 
 // mentioned reports whether the folded path p contains the last segment of
 // one of s.
-func (s pathSet) mentioned(p []byte) bool {
+func (s PathSet) mentioned(p []byte) bool {
 	for _, last := range s.lastSegments {
 		if bytes.Contains(p, []byte(last)) {
 			return true
@@ -313,7 +315,7 @@ func (s pathSet) mentioned(p []byte) bool {
 // resolving it, Go's path.Clean and Tomcat do not, so
 // /oauth/authorize/;x/.. is /oauth for one and /oauth/authorize for the
 // other. Such a path cannot be read unambiguously.
-func (s pathSet) dotSegmentsHide(escaped string) bool {
+func (s PathSet) dotSegmentsHide(escaped string) bool {
 	var buf [256]byte
 	p, err := foldedPath(escaped, buf[:0])
 	if err != nil {

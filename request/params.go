@@ -1,4 +1,9 @@
-package caddymodule
+// Package request reads OAuth authorize requests the way the upstream
+// servers behind the proxy read them: which paths name an authorize
+// endpoint in any spelling, and which parameters a query string, a body or
+// the cookies carry, with names folded as the most lenient framework folds
+// them. It knows nothing of Caddy.
+package request
 
 import (
 	"bytes"
@@ -13,10 +18,10 @@ import (
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 )
 
-// params are what the policy reads of an authorize request, gathered from
+// Params are what the policy reads of an authorize request, gathered from
 // the query string and a form body.
-type params struct {
-	clientID, redirectURI   string
+type Params struct {
+	ClientID, RedirectURI   string
 	nClientID, nRedirectURI int
 	requestObject           bool
 	responseType            bool
@@ -24,10 +29,10 @@ type params struct {
 	cookieNames             bool   // a cookie name holds "redirect" or "response"
 }
 
-// scan reads the pairs of a query string or form body. It returns
+// Scan reads the pairs of a query string or form body. It returns
 // MalformedRequest for what the upstream might split or decode differently:
 // a ";" separator or a bad escape.
-func (p *params) scan(raw string) policy.Reason {
+func (p *Params) Scan(raw string) policy.Reason {
 	if strings.IndexByte(raw, ';') >= 0 {
 		return policy.MalformedRequest
 	}
@@ -77,18 +82,18 @@ func (p *params) scan(raw string) policy.Reason {
 // slot counts a parameter named name and returns where its value goes, or
 // nil for a name that is not one of ours (or a request object's, which is
 // only noted).
-func (p *params) slot(name string) *string {
+func (p *Params) slot(name string) *string {
 	switch leadLower(name) {
 	case 'c':
 		if nameIs(name, "client_id") {
 			p.nClientID++
-			return &p.clientID
+			return &p.ClientID
 		}
 	case 'r':
 		switch {
 		case nameIs(name, "redirect_uri"):
 			p.nRedirectURI++
-			return &p.redirectURI
+			return &p.RedirectURI
 		case nameIs(name, "request"), nameIs(name, "request_uri"):
 			p.requestObject = true
 		case nameIs(name, "response_type"):
@@ -98,7 +103,7 @@ func (p *params) slot(name string) *string {
 	return nil
 }
 
-// submission reports whether a request with query rawQuery carries none of
+// Submission reports whether a request with query rawQuery carries none of
 // response_type, redirect_uri and a request object: not an authorize
 // request but a form the authorization server posts back to its endpoint
 // (a consent decision, as Spring Authorization Server, Spring Security
@@ -107,7 +112,7 @@ func (p *params) slot(name string) *string {
 // form hold "redirect" or "response" in any spelling (or an escape): a
 // framework binding prefixed names (ASP.NET's req.redirect_uri) would read
 // an authorize request there that nameIs does not.
-func (p *params) submission(rawQuery string) bool {
+func (p *Params) Submission(rawQuery string) bool {
 	if p.responseType || p.nRedirectURI > 0 || p.requestObject || p.cookieNames {
 		return false
 	}
@@ -119,7 +124,7 @@ func (p *params) submission(rawQuery string) bool {
 	return true
 }
 
-// scanCookies reads the request's cookies as more parameters, as upstreams
+// ScanCookies reads the request's cookies as more parameters, as upstreams
 // that merge cookies into them do: PHP's $_REQUEST where request_order
 // includes cookies (the default without a php.ini, where they override
 // the query), classic ASP.NET's Request[name]. A cookie named
@@ -128,7 +133,7 @@ func (p *params) submission(rawQuery string) bool {
 // names trimmed of white space as ASP.NET's String.Trim does (Unicode's,
 // and the no-break space and next line of Latin-1). A cookie whose name
 // holds "redirect" or "response" also rules out a consent form.
-func (p *params) scanCookies(lines []string) {
+func (p *Params) ScanCookies(lines []string) {
 	for _, line := range lines {
 		for line != "" {
 			var c string
@@ -160,7 +165,7 @@ func (p *params) scanCookies(lines []string) {
 // skips). It reports whether the body is JSON at all: one that is not
 // cannot be read unambiguously. A JSON value other than an object has no
 // keys to read.
-func (p *params) scanJSON(body []byte) bool {
+func (p *Params) scanJSON(body []byte) bool {
 	body = bytes.TrimPrefix(body, []byte("\uFEFF"))
 	if !json.Valid(body) {
 		return false
@@ -193,7 +198,7 @@ func (p *params) scanJSON(body []byte) bool {
 // It reports whether the body reads unambiguously: parsers differ on a
 // part Go's reader stops at, a field named twice (name and name*), and
 // parts after the closing delimiter, so any of those is a failure.
-func (p *params) scanMultipart(body []byte, boundary string) bool {
+func (p *Params) scanMultipart(body []byte, boundary string) bool {
 	closing := []byte("--" + boundary + "--")
 	i := bytes.LastIndex(body, closing)
 	if boundary == "" || i < 0 || len(bytes.TrimSpace(body[i+len(closing):])) != 0 {
@@ -245,17 +250,17 @@ var mayName = func() (t [256]bool) {
 	return t
 }()
 
-// requestsCode reports whether a query string carries both response_type
+// RequestsCode reports whether a query string carries both response_type
 // and redirect_uri, in any spelling nameIs reads and whatever else it
 // holds: an authorize request, whichever path or route brings it to the
 // endpoint. It splits at ";" as well as "&", and decodes names as PHP does
 // (a "%" that does not start an escape is kept), so that no part of the
 // query hides one.
-func requestsCode(raw string) bool {
+func RequestsCode(raw string) bool {
 	if !mayHoldName(raw, "type") {
 		return false
 	}
-	var responseType, redirectURI bool
+	var responseType, RedirectURI bool
 	for raw != "" {
 		pair := raw
 		if i := strings.IndexAny(raw, "&;"); i >= 0 {
@@ -271,10 +276,10 @@ func requestsCode(raw string) bool {
 		switch leadLower(name) {
 		case 'r':
 			responseType = responseType || nameIs(name, "response_type")
-			redirectURI = redirectURI || nameIs(name, "redirect_uri")
+			RedirectURI = RedirectURI || nameIs(name, "redirect_uri")
 		}
 	}
-	return responseType && redirectURI
+	return responseType && RedirectURI
 }
 
 // lenientUnescape decodes s as PHP's urldecode does: as queryUnescape, but
@@ -382,16 +387,16 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// reason returns the request-level reason to reject p, if any.
-func (p *params) reason() policy.Reason {
+// Reason returns the request-level reason to reject p, if any.
+func (p *Params) Reason() policy.Reason {
 	switch {
 	case p.nClientID > 1 || p.nRedirectURI > 1:
 		return policy.DuplicateParameter
 	case p.requestObject:
 		return policy.RequestObjectNotSupported
-	case p.clientID == "":
+	case p.ClientID == "":
 		return policy.MissingClientID
-	case p.redirectURI == "":
+	case p.RedirectURI == "":
 		return policy.MissingRedirectURI
 	}
 	return ""
