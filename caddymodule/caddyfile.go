@@ -37,7 +37,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_uri_length  <bytes>
 //		client_metrics  on|off
 //		name            <label>
+//		rejection       page|error
 //	}
+//
+// Values are checked with the messages of Validate, at their line.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	if d.NextArg() {
@@ -51,7 +54,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		seen[sub] = true
 		switch sub {
-		case "registry", "environment", "match", "name":
+		case "registry", "environment", "match", "name", "rejection":
 			var v string
 			if !d.AllArgs(&v) {
 				return d.ArgErr()
@@ -60,17 +63,22 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			case "registry":
 				h.Registry = v
 			case "environment":
-				if v != "sandbox" && v != "production" {
-					return d.Errf("environment: %q is not sandbox or production", v)
+				if err := validEnvironment(v); err != nil {
+					return d.Err(err.Error())
 				}
 				h.Environment = v
 			case "match":
-				if v != "exact" && v != "prefix" {
-					return d.Errf("match: %q is not exact or prefix", v)
+				if err := validMatch(v); err != nil {
+					return d.Err(err.Error())
 				}
 				h.Match = v
 			case "name":
 				h.Name = v
+			case "rejection":
+				if err := validRejection(v); err != nil {
+					return d.Err(err.Error())
+				}
+				h.Rejection = v
 			}
 		case "paths":
 			args := d.RemainingArgs()
@@ -78,8 +86,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			for _, p := range args {
-				if len(p) == 0 || p[0] != '/' {
-					return d.Errf("paths: %q does not start with /", p)
+				if err := validPath(p); err != nil {
+					return d.Err(err.Error())
 				}
 			}
 			h.Paths = append(h.Paths, args...)
@@ -108,8 +116,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			size, err := humanize.ParseBytes(v)
-			if err != nil || size == 0 || size > 1<<40 {
+			if err != nil {
 				return d.Errf("max_body: %q is not a size such as 64KiB", v)
+			}
+			if size > MaxBodyLimit {
+				size = MaxBodyLimit + 1 // no overflow on the way to int64
+			}
+			if err := validMaxBody(int64(size), v); err != nil {
+				return d.Err(err.Error())
 			}
 			h.MaxBody = int64(size)
 		case "max_uri_length":

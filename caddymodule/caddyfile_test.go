@@ -71,8 +71,10 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			Handler{Registry: "r", Environment: "sandbox", MaxBody: 1000000}},
 		{"max_body 100", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nmax_body 100\n}",
 			Handler{Registry: "r", Environment: "sandbox", MaxBody: 100}},
-		{"max_body 1TiB", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nmax_body 1TiB\n}",
-			Handler{Registry: "r", Environment: "sandbox", MaxBody: 1 << 40}},
+		{"max_body 4MiB", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nmax_body 4MiB\n}",
+			Handler{Registry: "r", Environment: "sandbox", MaxBody: 4 << 20}},
+		{"rejection error", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nrejection error\n}",
+			Handler{Registry: "r", Environment: "sandbox", Rejection: "error"}},
 		{"max_uri_length 1", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nmax_uri_length 1\n}",
 			Handler{Registry: "r", Environment: "sandbox", MaxURILength: 1}},
 		{"client_metrics on", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nclient_metrics on\n}",
@@ -142,9 +144,9 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"reload_interval on", "redirect_uri_policy {\n" + ok + "\treload_interval on\n}",
 			`reload_interval: "on" is not a positive duration or off, at Testfile:4`},
 		{"max_body zero", "redirect_uri_policy {\n" + ok + "\tmax_body 0\n}",
-			`max_body: "0" is not a size such as 64KiB, at Testfile:4`},
+			`max_body: "0" is not between 1 byte and 4MiB, at Testfile:4`},
 		{"max_body 0KiB", "redirect_uri_policy {\n" + ok + "\tmax_body 0KiB\n}",
-			`max_body: "0KiB" is not a size such as 64KiB, at Testfile:4`},
+			`max_body: "0KiB" is not between 1 byte and 4MiB, at Testfile:4`},
 		{"max_body negative", "redirect_uri_policy {\n" + ok + "\tmax_body -1\n}",
 			`max_body: "-1" is not a size such as 64KiB, at Testfile:4`},
 		{"max_body garbage", "redirect_uri_policy {\n" + ok + "\tmax_body lots\n}",
@@ -152,7 +154,13 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"max_body bad unit", "redirect_uri_policy {\n" + ok + "\tmax_body 64KiBs\n}",
 			`max_body: "64KiBs" is not a size such as 64KiB, at Testfile:4`},
 		{"max_body too large", "redirect_uri_policy {\n" + ok + "\tmax_body 2TiB\n}",
-			`max_body: "2TiB" is not a size such as 64KiB, at Testfile:4`},
+			`max_body: "2TiB" is not between 1 byte and 4MiB, at Testfile:4`},
+		{"max_body over 4MiB", "redirect_uri_policy {\n" + ok + "\tmax_body 4097KiB\n}",
+			`max_body: "4097KiB" is not between 1 byte and 4MiB, at Testfile:4`},
+		{"max_body 1EiB", "redirect_uri_policy {\n" + ok + "\tmax_body 16EiB\n}",
+			`max_body: "16EiB" is not a size such as 64KiB, at Testfile:4`},
+		{"bad rejection", "redirect_uri_policy {\n" + ok + "\trejection redirect\n}",
+			`rejection: "redirect" is not page or error, at Testfile:4`},
 		{"max_body split", "redirect_uri_policy {\n" + ok + "\tmax_body 64 KiB\n}",
 			`wrong argument count or unexpected line ending after '64', at Testfile:4`},
 		{"max_uri_length zero", "redirect_uri_policy {\n" + ok + "\tmax_uri_length 0\n}",
@@ -363,5 +371,38 @@ func TestAdaptOrder(t *testing.T) {
 	}
 	if len(routes[0].Match) != 0 || routes[0].Terminal {
 		t.Errorf("redirect_uri_policy route has match %s, terminal %v; want no match and not terminal", routes[0].Match, routes[0].Terminal)
+	}
+}
+
+// TestValidateSameMessages: a setting that the Caddyfile refuses is refused
+// by Validate, for JSON, with the same message.
+func TestValidateSameMessages(t *testing.T) {
+	const ok = "\tregistry /r.json\n\tenvironment production\n"
+	for _, tc := range []struct {
+		caddyfile string
+		json      Handler
+	}{
+		{"redirect_uri_policy {\n\tregistry /r.json\n\tenvironment staging\n}", Handler{Registry: "/r.json", Environment: "staging"}},
+		{"redirect_uri_policy {\n" + ok + "\tmatch glob\n}", Handler{Registry: "/r.json", Environment: "production", Match: "glob"}},
+		{"redirect_uri_policy {\n" + ok + "\tpaths oauth/token\n}", Handler{Registry: "/r.json", Environment: "production", Paths: []string{"oauth/token"}}},
+		{"redirect_uri_policy {\n" + ok + "\tmax_body 5242880\n}", Handler{Registry: "/r.json", Environment: "production", MaxBody: 5 << 20}},
+		{"redirect_uri_policy {\n" + ok + "\trejection redirect\n}", Handler{Registry: "/r.json", Environment: "production", Rejection: "redirect"}},
+	} {
+		var h Handler
+		cfErr := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.caddyfile))
+		jsonErr := tc.json.Validate()
+		if cfErr == nil || jsonErr == nil {
+			t.Errorf("%q: Caddyfile error %v, Validate error %v; want both", tc.caddyfile, cfErr, jsonErr)
+			continue
+		}
+		if msg, _, _ := strings.Cut(cfErr.Error(), ", at Testfile:"); msg != jsonErr.Error() {
+			t.Errorf("Caddyfile says %q, Validate says %q", msg, jsonErr.Error())
+		}
+	}
+	if err := (&Handler{Registry: "/r.json", Environment: "sandbox", MaxBody: 1 << 40}).Validate(); err == nil {
+		t.Errorf("Validate accepts max_body 1TiB")
+	}
+	if err := (&Handler{Registry: "/r.json", Environment: "sandbox", MaxBody: 4 << 20, Rejection: "error"}).Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
 	}
 }

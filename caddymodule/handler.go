@@ -3,12 +3,16 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
@@ -26,6 +30,22 @@ const (
 	DefaultPath           = "/oauth/authorize"
 	DefaultMaxBody        = 64 << 10
 	DefaultReloadInterval = caddy.Duration(time.Second)
+	// MaxBodyLimit caps max_body: authorize forms are small, and every
+	// checked body is held in memory while it is read.
+	MaxBodyLimit = 4 << 20
+)
+
+// RejectedEvent is the Caddy event emitted for every rejected (or, in
+// report-only mode, reported) request.
+const RejectedEvent = "redirect_uri_rejected"
+
+// The ways to answer a rejected request.
+const (
+	// RejectionPage answers with the handler's own HTML page or JSON.
+	RejectionPage = "page"
+	// RejectionError returns a caddyhttp.Error, so that the server's
+	// handle_errors routes answer.
+	RejectionError = "error"
 )
 
 // Handler checks the redirect_uri of OAuth authorize requests against a
@@ -45,22 +65,30 @@ type Handler struct {
 	// ReloadInterval is how often the registry file is checked for
 	// changes. Default: 1s. Negative disables reloading.
 	ReloadInterval caddy.Duration `json:"reload_interval,omitempty"`
-	// MaxBody is the largest form body read, in bytes. Default: 64 KiB.
+	// MaxBody is the largest form body read, in bytes. Default: 64 KiB;
+	// at most MaxBodyLimit.
 	MaxBody int64 `json:"max_body,omitempty"`
 	// MaxURILength is the longest redirect URI accepted, in bytes.
 	// Default: 2048.
 	MaxURILength int `json:"max_uri_length,omitempty"`
 	// ClientMetrics counts rejections per registered client. Default: true.
 	ClientMetrics *bool `json:"client_metrics,omitempty"`
-	// Name is the policy's metric label. Default: the environment.
+	// Name is the policy's metric label. Default: the environment. Two
+	// handlers of one name in a config must read the same registry.
 	Name string `json:"name,omitempty"`
+	// Rejection is how a rejected request is answered: "page" (default),
+	// the handler's own page or JSON, or "error", a caddyhttp.Error with
+	// the placeholders set, for the server's handle_errors routes.
+	Rejection string `json:"rejection,omitempty"`
 
-	policy    *policy.Policy
-	paths     request.PathSet
-	loader    *registry.Loader
-	loaderKey loaderKey
-	metrics   *policyMetrics
-	logger    *zap.Logger
+	policy  *policy.Policy
+	paths   request.PathSet
+	loader  *registry.Loader
+	release func() error
+	metrics *policyMetrics
+	logger  *zap.Logger
+	events  *caddyevents.App
+	ctx     caddy.Context
 }
 
 // CaddyModule returns the Caddy module information.
@@ -74,22 +102,17 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision compiles the policy and loads the registry; a registry that
 // fails to load stops the configuration from loading.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	h.ctx = ctx
 	h.logger = ctx.Logger()
-	if h.Registry == "" {
-		return fmt.Errorf("registry: a registry file is required")
+	// Provision needs valid settings to load the registry, before Caddy
+	// calls Validate.
+	if err := h.Validate(); err != nil {
+		return err
 	}
-	env, err := policy.ParseEnvironment(h.Environment)
-	if err != nil {
-		return fmt.Errorf("environment: %w", err)
-	}
+	env := policy.Environment(h.Environment)
 	match := policy.MatchExact
 	if h.Match != "" {
-		if match, err = policy.ParseMatchMode(h.Match); err != nil {
-			return fmt.Errorf("match: %w", err)
-		}
-	}
-	if h.MaxURILength < 0 || h.MaxBody < 0 {
-		return fmt.Errorf("max_uri_length and max_body must not be negative")
+		match = policy.MatchMode(h.Match)
 	}
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
@@ -103,6 +126,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if len(h.Paths) == 0 {
 		h.Paths = []string{DefaultPath}
 	}
+	var err error
 	if h.paths, err = request.NewPathSet(h.Paths); err != nil {
 		return fmt.Errorf("paths: %w", err)
 	}
@@ -119,9 +143,25 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if interval < 0 {
 		interval = 0
 	}
-	h.loaderKey = loaderKey{file: h.Registry, env: env, match: match, maxLen: h.policy.MaxURILength(), interval: interval}
-	if h.loader, err = acquireLoader(h.loaderKey, h.policy, h.metrics, h.logger); err != nil {
+	// One file, however it is spelled, is one loader.
+	file, err := filepath.Abs(h.Registry)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	key := loaderKey{file: file, env: env, match: match, maxLen: h.policy.MaxURILength(), interval: interval}
+	if err := claimName(ctx, h.Name, key); err != nil {
+		return err
+	}
+	if h.loader, h.release, err = acquireLoader(key, h.policy, h.metrics, h.logger); err != nil {
 		return fmt.Errorf("loading registry: %w", err)
+	}
+	// The http app loads the events app before its handlers; a handler
+	// provisioned outside a config emits nothing.
+	switch events, err := ctx.AppIfConfigured("events"); {
+	case err == nil:
+		h.events = events.(*caddyevents.App)
+	case !errors.Is(err, caddy.ErrNotConfigured):
+		return err
 	}
 	s := h.loader.Snapshot()
 	h.logger.Info("redirect URI policy ready",
@@ -131,12 +171,85 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// Validate checks the settings, with the same messages for JSON and the
+// Caddyfile.
+func (h *Handler) Validate() error {
+	if h.Registry == "" {
+		return errors.New("registry: a registry file is required")
+	}
+	if err := validEnvironment(h.Environment); err != nil {
+		return err
+	}
+	if h.Match != "" {
+		if err := validMatch(h.Match); err != nil {
+			return err
+		}
+	}
+	for _, p := range h.Paths {
+		if err := validPath(p); err != nil {
+			return err
+		}
+	}
+	if h.MaxBody != 0 {
+		if err := validMaxBody(h.MaxBody, strconv.FormatInt(h.MaxBody, 10)); err != nil {
+			return err
+		}
+	}
+	if h.MaxURILength < 0 {
+		return fmt.Errorf("max_uri_length: %d is not a positive number of bytes", h.MaxURILength)
+	}
+	if h.Rejection != "" {
+		if err := validRejection(h.Rejection); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validEnvironment(v string) error {
+	if _, err := policy.ParseEnvironment(v); err != nil {
+		return fmt.Errorf("environment: %q is not sandbox or production", v)
+	}
+	return nil
+}
+
+func validMatch(v string) error {
+	if _, err := policy.ParseMatchMode(v); err != nil {
+		return fmt.Errorf("match: %q is not exact or prefix", v)
+	}
+	return nil
+}
+
+func validPath(p string) error {
+	if len(p) == 0 || p[0] != '/' {
+		return fmt.Errorf("paths: %q does not start with /", p)
+	}
+	return nil
+}
+
+// validMaxBody checks a body limit of n bytes, written as shown.
+func validMaxBody(n int64, shown string) error {
+	if n <= 0 || n > MaxBodyLimit {
+		return fmt.Errorf("max_body: %q is not between 1 byte and 4MiB", shown)
+	}
+	return nil
+}
+
+func validRejection(v string) error {
+	if v != RejectionPage && v != RejectionError {
+		return fmt.Errorf("rejection: %q is not %s or %s", v, RejectionPage, RejectionError)
+	}
+	return nil
+}
+
 // Cleanup lets go of the shared registry loader.
 func (h *Handler) Cleanup() error {
-	if h.loader == nil {
+	if h.release == nil {
 		return nil
 	}
-	return releaseLoader(h.loaderKey, h.Name)
+	release := h.release
+	h.release = nil
+	return release()
 }
 
 // ServeHTTP checks authorize requests and passes every other request on.
@@ -180,15 +293,46 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("http.redirect_uri_policy.decision", o.decision)
 	repl.Set("http.redirect_uri_policy.reason", o.reason)
-	repl.Set("http.redirect_uri_policy.client_id", ps.ClientID)
 	if decision == decisionAllowed {
+		repl.Set("http.redirect_uri_policy.client_id", d.Client.ID)
 		return next.ServeHTTP(w, r)
 	}
+	// Of a rejected request, only a registered client is shown: the
+	// request's own text may hold anything, line breaks included, and end
+	// up in a header or on the rejection page.
+	client := d.Client
+	if client == nil && d.Reason != policy.UnknownClient && ps.ClientID != "" {
+		client = h.loader.Snapshot().Client(ps.ClientID)
+	}
+	if client != nil {
+		repl.Set("http.redirect_uri_policy.client_id", client.ID)
+	}
 	h.log(r, repl, decision, &d, &ps)
+	h.emit(decision, &d)
 	if decision == decisionReported {
 		return next.ServeHTTP(w, r)
 	}
-	return writeRejection(w, r, &d, &ps)
+	if h.Rejection == RejectionError {
+		return rejectionError(w, &d)
+	}
+	return writeRejection(w, r, &d, client, ps.RedirectURI)
+}
+
+// emit emits the rejection event, if anything listens.
+func (h *Handler) emit(decision string, d *registry.Decision) {
+	if h.events == nil || !h.events.ShouldEmit(RejectedEvent) {
+		return
+	}
+	clientID := ""
+	if d.Client != nil {
+		clientID = d.Client.ID
+	}
+	h.events.Emit(h.ctx, RejectedEvent, map[string]any{
+		"policy":    h.Name,
+		"decision":  decision,
+		"reason":    string(d.Reason),
+		"client_id": clientID,
+	})
 }
 
 // decide reads the request's parameters and decides it. The body of a
@@ -238,9 +382,18 @@ func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d 
 		zap.String("client_id", truncate(ps.ClientID, 256)),
 		zap.String("client_name", name),
 		zap.String("redirect_uri", truncate(ps.RedirectURI, 512)),
-		zap.String("remote_addr", r.RemoteAddr),
+		zap.String("client_ip", clientIP(r)),
 		zap.String("request_id", requestID),
 	)
+}
+
+// clientIP is the client's address as Caddy determined it, honouring
+// trusted_proxies.
+func clientIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	return r.RemoteAddr
 }
 
 // truncate cuts s to at most n bytes, marking the cut. It does not split a
@@ -262,6 +415,7 @@ func truncate(s string, n int) string {
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

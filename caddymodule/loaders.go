@@ -1,11 +1,15 @@
 package caddymodule
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
@@ -13,8 +17,8 @@ import (
 
 // Handlers that read the same registry file with the same rules share one
 // loader, and it outlives config reloads: the new config's handlers take it
-// over before the old ones let go, so a reload neither re-reads the file nor
-// starts a second watcher.
+// over before the old ones let go, so a reload does not start a second
+// watcher. A config load still checks the file, as the first load did.
 var (
 	loaders = caddy.NewUsagePool()
 	// reporters turn one loader's reload events into one policy's metrics
@@ -23,7 +27,7 @@ var (
 )
 
 type loaderKey struct {
-	file     string
+	file     string // absolute
 	env      policy.Environment
 	match    policy.MatchMode
 	maxLen   int
@@ -41,38 +45,74 @@ type reporterKey struct {
 }
 
 // reporter turns a loader's reload events into a policy's metrics and log
-// entries. When the last handler of the policy goes, it stops and removes
-// the policy's registry gauges, so that a policy taken out of the config
-// leaves no stale value (a stale 0 would keep an alert firing).
+// entries. It logs with the logger of the newest config that holds it, and
+// never with one of a config that let go. When the last handler of the
+// policy goes, it stops and removes the policy's registry gauges, so that
+// a policy taken out of the config leaves no stale value (a stale 0 would
+// keep an alert firing).
 type reporter struct {
 	metrics *policyMetrics
-	logger  *zap.Logger
 	cancel  func()
+
+	mu      sync.Mutex // guards holders
+	holders []*holder  // oldest first
 }
 
+// holder is one config's hold on a reporter.
+type holder struct{ logger *zap.Logger }
+
+func (r *reporter) hold(logger *zap.Logger) *holder {
+	h := &holder{logger: logger}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.holders = append(r.holders, h)
+	return h
+}
+
+func (r *reporter) release(h *holder) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, x := range r.holders {
+		if x == h {
+			r.holders = append(r.holders[:i], r.holders[i+1:]...)
+			return
+		}
+	}
+}
+
+// reloaded records a reload in the policy's metrics and logs it with the
+// newest holder's logger.
 func (r *reporter) reloaded(ev registry.ReloadEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.metrics.reloaded(ev)
-	if ev.Err != nil {
-		r.logger.Error("registry reload failed; the previous registry goes on serving",
-			zap.String("policy", r.metrics.name), zap.String("registry", ev.File), zap.Error(ev.Err))
+	if len(r.holders) == 0 {
 		return
 	}
-	r.logger.Info("registry reloaded",
+	logger := r.holders[len(r.holders)-1].logger
+	if ev.Err != nil {
+		logger.Error("registry reload failed; the previous registry goes on serving",
+			zap.String("policy", r.metrics.name), zap.String("registry", ev.File), loadErrorField(ev.Err))
+		return
+	}
+	logger.Info("registry reloaded",
 		zap.String("policy", r.metrics.name), zap.String("registry", ev.File),
 		zap.Int("clients", ev.Snapshot.Len()), zap.Int("redirect_uris", ev.Snapshot.URIs()))
 }
 
 func (r *reporter) Destruct() error {
-	r.cancel()
+	r.cancel() // no reload reaches the metrics once it returns
 	r.metrics.forgetRegistry()
 	return nil
 }
 
 // acquireLoader returns the shared loader for key, loading the file if no
-// handler holds it yet, and makes sure its reloads reach the metrics of the
-// named policy.
-func acquireLoader(key loaderKey, p *policy.Policy, m *policyMetrics, logger *zap.Logger) (*registry.Loader, error) {
-	v, _, err := loaders.LoadOrNew(key, func() (caddy.Destructor, error) {
+// handler holds it yet and checking it again if one does, and makes sure
+// its reloads reach the metrics of the named policy and the config's
+// logger. A file that does not load fails the config, however long the
+// loader has been serving. release lets go of both.
+func acquireLoader(key loaderKey, p *policy.Policy, m *policyMetrics, logger *zap.Logger) (l *registry.Loader, release func() error, err error) {
+	v, loaded, err := loaders.LoadOrNew(key, func() (caddy.Destructor, error) {
 		l, err := registry.NewLoader(key.file, p, key.interval)
 		if err != nil {
 			return nil, err
@@ -81,33 +121,98 @@ func acquireLoader(key loaderKey, p *policy.Policy, m *policyMetrics, logger *za
 		return sharedLoader{l}, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	l := v.(sharedLoader).Loader
-	_, loaded, err := reporters.LoadOrNew(reporterKey{key, m.name}, func() (caddy.Destructor, error) {
-		r := &reporter{metrics: m, logger: logger}
-		r.cancel = l.Subscribe(r.reloaded)
+	l = v.(sharedLoader).Loader
+	if loaded {
+		l.Check()
+		if err := l.Last().Err; err != nil {
+			loaders.Delete(key)
+			return nil, nil, err
+		}
+	}
+	rkey := reporterKey{key, m.name}
+	v, _, err = reporters.LoadOrNew(rkey, func() (caddy.Destructor, error) {
+		r := &reporter{metrics: m}
 		m.useRegistryGauges()
+		// An event that comes meanwhile waits until the gauges start
+		// from the loader's last result.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.cancel = l.Subscribe(r.reloaded)
+		m.started(l.Last())
 		return r, nil
 	})
 	if err != nil {
-		releaseLoader(key, "")
-		return nil, err
+		loaders.Delete(key)
+		return nil, nil, err
 	}
-	if !loaded {
-		m.snapshotLoaded(l.Snapshot())
-	}
-	return l, nil
-}
-
-// releaseLoader drops a handler's hold on the shared loader and on its
-// policy's reporter; the last to let go closes them.
-func releaseLoader(key loaderKey, policyName string) error {
-	if policyName != "" {
-		if _, err := reporters.Delete(reporterKey{key, policyName}); err != nil {
+	r := v.(*reporter)
+	h := r.hold(logger)
+	return l, func() error {
+		r.release(h)
+		if _, err := reporters.Delete(rkey); err != nil {
 			return fmt.Errorf("releasing reload reporter: %w", err)
 		}
+		_, err := loaders.Delete(key)
+		return err
+	}, nil
+}
+
+// configPolicies maps each config being loaded or running (by its
+// context) to the registry each policy name reads there: two policies of
+// one name would write the same registry series, and one file's failure
+// would hide behind the other's success.
+var configPolicies = struct {
+	sync.Mutex
+	m map[context.Context]map[string]loaderKey
+}{m: map[context.Context]map[string]loaderKey{}}
+
+// claimName records that the config of ctx runs the named policy on key,
+// and fails if another policy of that name reads another registry there.
+func claimName(ctx caddy.Context, name string, key loaderKey) error {
+	configPolicies.Lock()
+	defer configPolicies.Unlock()
+	names, ok := configPolicies.m[ctx.Context]
+	if !ok {
+		names = map[string]loaderKey{}
+		configPolicies.m[ctx.Context] = names
+		cfg := ctx.Context
+		context.AfterFunc(cfg, func() {
+			configPolicies.Lock()
+			defer configPolicies.Unlock()
+			delete(configPolicies.m, cfg)
+		})
 	}
-	_, err := loaders.Delete(key)
-	return err
+	other, ok := names[name]
+	switch {
+	case !ok:
+		names[name] = key
+	case other.file != key.file:
+		return fmt.Errorf("name %q: two redirect_uri_policy handlers of this name read different registries (%s and %s); set name to tell their metrics apart",
+			name, other.file, key.file)
+	case other != key:
+		return fmt.Errorf("name %q: two redirect_uri_policy handlers of this name read %s with different settings (environment, match, max_uri_length or reload_interval); set name to tell their metrics apart",
+			name, key.file)
+	}
+	return nil
+}
+
+// loadErrorField logs a registry load error: a *registry.LoadError as its
+// summary and its problems as a list, so that a JSON log line holds no
+// line breaks; any other error as zap.Error does.
+func loadErrorField(err error) zap.Field {
+	var le *registry.LoadError
+	if !errors.As(err, &le) {
+		return zap.Error(err)
+	}
+	return zap.Inline(zapcore.ObjectMarshalerFunc(func(enc zapcore.ObjectEncoder) error {
+		enc.AddString("error", le.Summary())
+		return enc.AddArray("problems", zapcore.ArrayMarshalerFunc(func(arr zapcore.ArrayEncoder) error {
+			for _, p := range le.Problems {
+				arr.AppendString(p.String())
+			}
+			return nil
+		}))
+	}))
 }

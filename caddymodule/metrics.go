@@ -152,6 +152,15 @@ func (m *policyMetrics) snapshotLoaded(s *registry.Snapshot) {
 	registryLastSuccess.WithLabelValues(m.name).Set(float64(s.LoadedAt.UnixNano()) / 1e9)
 }
 
+// started sets the registry gauges from a loader's last result, as a new
+// reporter of the policy takes over.
+func (m *policyMetrics) started(last registry.ReloadEvent) {
+	m.snapshotLoaded(last.Snapshot)
+	if last.Err != nil {
+		registryLastReloadSuccessful.WithLabelValues(m.name).Set(0)
+	}
+}
+
 // reloaded records a reload attempt.
 func (m *policyMetrics) reloaded(ev registry.ReloadEvent) {
 	if ev.Err != nil {

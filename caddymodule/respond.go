@@ -2,15 +2,17 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"errors"
 	"html/template"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
-	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/request"
 )
 
 // rejection is the body of a rejection response.
@@ -46,7 +48,7 @@ dt{font-weight:600;margin-top:.6rem}
 <dt>Why</dt><dd>{{.Description}}</dd>
 <dt>Reason code</dt><dd><code>{{.Reason}}</code></dd>
 {{if .ClientID}}<dt>Client</dt><dd><code>{{.ClientID}}</code>{{if .ClientName}} ({{.ClientName}}){{end}}</dd>{{end}}
-{{if .RedirectURI}}<dt>Requested address</dt><dd><code>{{.RedirectURI}}</code></dd>{{end}}
+{{if .RedirectHost}}<dt>Requested destination</dt><dd><code>{{.RedirectHost}}</code></dd>{{end}}
 </dl>
 </body>
 </html>
@@ -54,9 +56,48 @@ dt{font-weight:600;margin-top:.6rem}
 
 // writeRejection answers a rejected request itself: 400 (413 when the body
 // is too large), never cached, never a redirect; HTML for browsers, JSON
-// for everyone else. Everything echoed from the request is truncated and
-// escaped.
-func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision, ps *request.Params) error {
+// for everyone else. The page names client, a registered client of the
+// request, if any, and the requested redirect URI's host.
+func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision, client *registry.Client, redirectURI string) error {
+	status := rejectionHeaders(w, d)
+	description := describe(d)
+	hdr := w.Header()
+	if prefersHTML(r.Header.Get("Accept")) {
+		hdr.Set("Content-Type", "text/html; charset=utf-8")
+		hdr.Set("Content-Security-Policy", htmlCSP)
+		hdr.Set("Referrer-Policy", "no-referrer")
+		w.WriteHeader(status)
+		// The page is on the authorization server's own domain: it shows
+		// nothing an attacker could word. The client only when it is
+		// registered (its id, not the request's text), the requested URI
+		// by its host alone.
+		page := struct{ Description, Reason, ClientID, ClientName, RedirectHost string }{
+			Description: description,
+			Reason:      string(d.Reason),
+		}
+		if d.Reason != policy.DuplicateParameter {
+			// Which copy is "the" request's is what the attacker plays on:
+			// show none.
+			page.RedirectHost = displayHost(redirectURI)
+		}
+		if client != nil {
+			page.ClientID = truncate(client.ID, 128)
+			page.ClientName = truncate(client.Name, 128)
+		}
+		return rejectionPage.Execute(w, page)
+	}
+	hdr.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	errCode := "invalid_request"
+	if d.Reason == policy.UnknownClient || d.Reason == policy.ClientDisabled {
+		errCode = "unauthorized_client"
+	}
+	return json.NewEncoder(w).Encode(rejection{Error: errCode, ErrorDescription: description, Reason: string(d.Reason)})
+}
+
+// rejectionHeaders sets the headers of every rejection and returns its
+// status: 400, or 413 when the body is too large.
+func rejectionHeaders(w http.ResponseWriter, d *registry.Decision) int {
 	status := http.StatusBadRequest
 	if d.Reason == policy.RequestTooLarge {
 		status = http.StatusRequestEntityTooLarge
@@ -68,39 +109,48 @@ func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision
 	if status == http.StatusRequestEntityTooLarge {
 		hdr.Set("Connection", "close") // the rest of the body was not read
 	}
+	return status
+}
 
+// describe is the reason's description, with the decision's detail when it
+// says more.
+func describe(d *registry.Decision) string {
 	description := d.Reason.Description()
 	if d.Detail != "" && d.Detail != description {
 		description += " (" + d.Detail + ")"
 	}
-	if prefersHTML(r.Header.Get("Accept")) {
-		hdr.Set("Content-Type", "text/html; charset=utf-8")
-		hdr.Set("Content-Security-Policy", htmlCSP)
-		hdr.Set("Referrer-Policy", "no-referrer")
-		w.WriteHeader(status)
-		page := struct{ Description, Reason, ClientID, ClientName, RedirectURI string }{
-			Description: description,
-			Reason:      string(d.Reason),
-			ClientID:    truncate(ps.ClientID, 128),
-			RedirectURI: truncate(ps.RedirectURI, 256),
-		}
-		if d.Reason == policy.DuplicateParameter {
-			// Which copy is "the" request's is what the attacker plays on:
-			// show none.
-			page.ClientID, page.RedirectURI = "", ""
-		}
-		if d.Client != nil {
-			page.ClientName = truncate(d.Client.Name, 128)
-		}
-		return rejectionPage.Execute(w, page)
+	return description
+}
+
+// rejectionError hands a rejection to the server's handle_errors routes,
+// with the headers every rejection carries. The placeholders are set;
+// {err.message} is the description, which holds nothing from the request.
+func rejectionError(w http.ResponseWriter, d *registry.Decision) error {
+	status := rejectionHeaders(w, d)
+	return caddyhttp.Error(status, errors.New(describe(d)))
+}
+
+// displayHost is what the rejection page shows of a requested redirect URI:
+// its host and port, printable ASCII only (no bidi overrides or other
+// controls) and short, or nothing when it has none.
+func displayHost(uri string) string {
+	rest := uri
+	if i := strings.Index(rest, "://"); i >= 0 {
+		rest = rest[i+3:]
 	}
-	hdr.Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	errCode := "invalid_request"
-	if d.Reason == policy.UnknownClient || d.Reason == policy.ClientDisabled {
-		errCode = "unauthorized_client"
+	if i := strings.IndexAny(rest, "/?#\\"); i >= 0 {
+		rest = rest[:i]
 	}
-	return json.NewEncoder(w).Encode(rejection{Error: errCode, ErrorDescription: description, Reason: string(d.Reason)})
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:] // user information is the attacker's text
+	}
+	host := strings.Map(func(r rune) rune {
+		if r <= ' ' || r >= 0x7f {
+			return -1
+		}
+		return r
+	}, rest)
+	return truncate(host, 64)
 }
 
 // prefersHTML reports whether an Accept header asks for HTML (text/html or

@@ -93,7 +93,7 @@ func rejectionRecorder(t *testing.T, accept string, d registry.Decision, ps requ
 	w.Header().Set("Location", "https://evil.example/steal")
 	w.Header().Add("Location", "https://evil.example/again")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	if err := writeRejection(w, r, &d, &ps); err != nil {
+	if err := writeRejection(w, r, &d, d.Client, ps.RedirectURI); err != nil {
 		t.Fatalf("writeRejection: %v", err)
 	}
 	return w
@@ -238,7 +238,7 @@ func TestWriteRejectionHTML(t *testing.T) {
 			"<dd>The redirect URI is not registered for this client. (no registered redirect URI matches)</dd>",
 			"<code>redirect_uri_not_registered</code>",
 			"<code>" + unitClientID + "</code> (Example University Library)",
-			"<code>https://evil.example/cb?x=1&amp;y=2</code>",
+			"<dt>Requested destination</dt><dd><code>evil.example</code></dd>",
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("Accept %q: HTML lacks %q:\n%s", accept, want, body)
@@ -261,7 +261,7 @@ func TestWriteRejectionHTMLOmits(t *testing.T) {
 		t.Errorf("Connection = %q; want close", got)
 	}
 	body := w.Body.String()
-	if strings.Contains(body, "<dt>Client</dt>") || strings.Contains(body, "<dt>Requested address</dt>") {
+	if strings.Contains(body, "<dt>Client</dt>") || strings.Contains(body, "<dt>Requested destination</dt>") {
 		t.Errorf("HTML has client or address lines for a request without them:\n%s", body)
 	}
 	if !strings.Contains(body, "<dd>The request body is too large. (the request body is larger than 65536 bytes)</dd>") {
@@ -279,7 +279,7 @@ func TestWriteRejectionHTMLEscapes(t *testing.T) {
 	for _, want := range []string{
 		"<code>&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</code>",
 		"(&lt;b onmouseover=&#34;alert(1)&#34;&gt;Evil &amp; Co&lt;/b&gt;)",
-		"<code>javascript:alert(1)//&lt;/code&gt;&lt;img src=x onerror=alert(1)&gt;</code>",
+		"<code>javascript:alert(1)</code>",
 		"<code>client_disabled</code>",
 	} {
 		if !strings.Contains(body, want) {
@@ -299,27 +299,32 @@ func TestWriteRejectionTruncates(t *testing.T) {
 	w := rejectionRecorder(t, "text/html", unitReject(policy.MalformedRedirectURI, "longer than the maximum length"),
 		request.Params{ClientID: longID, RedirectURI: long})
 	body := w.Body.String()
-	if want := "<code>" + long[:256] + "…</code>"; !strings.Contains(body, want) {
-		t.Errorf("HTML lacks the redirect URI cut at 256 bytes")
+	if want := "<code>evil.example</code>"; !strings.Contains(body, want) {
+		t.Errorf("HTML lacks the redirect URI's host")
 	}
-	if want := "<code>" + longID[:128] + "…</code>"; !strings.Contains(body, want) {
-		t.Errorf("HTML lacks the client_id cut at 128 bytes")
+	if strings.Contains(body, "aaaa") || strings.Contains(body, "CCCC") {
+		t.Errorf("HTML echoes the redirect URI's path or an unregistered client_id")
 	}
-	if strings.Contains(body, long[:257]) || strings.Contains(body, longID[:129]) {
-		t.Errorf("HTML echoes more than the truncated values")
+	longHost := "https://" + strings.Repeat("h", 300) + ".example/cb"
+	w = rejectionRecorder(t, "text/html", unitReject(policy.MalformedRedirectURI, ""), request.Params{RedirectURI: longHost})
+	if want := "<code>" + strings.Repeat("h", 64) + "…</code>"; !strings.Contains(w.Body.String(), want) {
+		t.Errorf("HTML lacks the host cut at 64 bytes:\n%s", w.Body)
 	}
 	if len(body) > 4000 {
 		t.Errorf("HTML body is %d bytes; want at most 4000", len(body))
 	}
 
-	// A cut never splits a UTF-8 sequence.
-	multi := "a" + strings.Repeat("é", 200) // 401 bytes: byte 256 is inside an é
-	w = rejectionRecorder(t, "text/html", unitReject(policy.MalformedRedirectURI, ""), request.Params{ClientID: "x", RedirectURI: multi})
+	// A registered client's long id is cut without splitting a UTF-8
+	// sequence.
+	multi := "a" + strings.Repeat("é", 200) // byte 128 is inside an é
+	d := unitReject(policy.RedirectURINotRegistered, "")
+	d.Client = &registry.Client{ID: multi}
+	w = rejectionRecorder(t, "text/html", d, request.Params{ClientID: multi})
 	if !utf8.Valid(w.Body.Bytes()) {
 		t.Errorf("HTML body is not valid UTF-8 after truncating %q", multi)
 	}
-	if want := "<code>a" + strings.Repeat("é", 127) + "…</code>"; !strings.Contains(w.Body.String(), want) {
-		t.Errorf("HTML lacks the redirect URI cut at 256 bytes on a rune boundary")
+	if want := "<code>a" + strings.Repeat("é", 63) + "…</code>"; !strings.Contains(w.Body.String(), want) {
+		t.Errorf("HTML lacks the client_id cut at 128 bytes on a rune boundary")
 	}
 }
 
@@ -404,9 +409,13 @@ func provisionHandler(tb testing.TB, n int, configure func(*Handler)) *Handler {
 			tb.Errorf("Cleanup: %v", err)
 		}
 		cancel()
-		if n, ok := loaders.References(h.loaderKey); ok {
-			tb.Errorf("after Cleanup the registry loader still has %d references", n)
-		}
+		loaders.Range(func(key, _ any) bool {
+			if key.(loaderKey).file == h.Registry {
+				n, _ := loaders.References(key)
+				tb.Errorf("after Cleanup the registry loader still has %d references", n)
+			}
+			return true
+		})
 	})
 	return h
 }
@@ -461,7 +470,7 @@ func TestWriteServeHTTP(t *testing.T) {
 		{"another client's URI", h, "GET", authorizeTarget(client0, "https://app1.example.edu/orcid/callback"), nil, "", false, 400,
 			[3]string{"rejected", "redirect_uri_not_registered", client0}},
 		{"unknown client", h, "GET", authorizeTarget("APP-X", callback0), nil, "", false, 400,
-			[3]string{"rejected", "unknown_client", "APP-X"}},
+			[3]string{"rejected", "unknown_client", ""}}, // never the request's text
 		{"duplicate", h, "GET", authorizeTarget(client0, callback0) + "&Redirect.URI=https://evil.example/", nil, "", false, 400,
 			[3]string{"rejected", "duplicate_parameter", client0}},
 		{"dotless i in the path", h, "GET", "/OAUTH/author%C4%B1ze/?client_id=" + client0 + "&redirect_uri=https://evil.example/", nil, "", false, 400,
@@ -597,6 +606,37 @@ func TestServeHTTPAllocs(t *testing.T) {
 			}
 		}); n != tc.want {
 			t.Errorf("%s: ServeHTTP allocates %v times; want %v", tc.name, n, tc.want)
+		}
+	}
+}
+
+// TestWriteRejectionNoAttackerText: an unregistered client_id and the
+// requested URI's path, query and bidi overrides never reach the page.
+func TestWriteRejectionNoAttackerText(t *testing.T) {
+	lure := "Your account is locked. Call support at +1 555 0100"
+	d := unitReject(policy.UnknownClient, "")
+	w := rejectionRecorder(t, "text/html", d, request.Params{ClientID: lure,
+		RedirectURI: "https://support\u202e.evil.example/Your-account-is-locked?call=5550100"})
+	body := w.Body.String()
+	for _, bad := range []string{"locked", "5550100", "\u202e", "<dt>Client</dt>"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page contains %q:\n%s", bad, body)
+		}
+	}
+	if !strings.Contains(body, "<code>support.evil.example</code>") {
+		t.Errorf("page lacks the bidi-stripped host:\n%s", body)
+	}
+	if strings.Contains(body, "(the client_id is not registered)") {
+		t.Errorf("page repeats the reason:\n%s", body)
+	}
+	for uri, want := range map[string]string{
+		"https://user:Call-us@host.example:8443/x": "host.example:8443",
+		"https://a.example\\@b.example/":           "a.example",
+		"javascript:alert(1)":                      "javascript:alert(1)",
+		"":                                         "",
+	} {
+		if got := displayHost(uri); got != want {
+			t.Errorf("displayHost(%q) = %q; want %q", uri, got, want)
 		}
 	}
 }

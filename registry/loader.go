@@ -43,23 +43,40 @@ type Loader struct {
 	current atomic.Pointer[Snapshot]
 
 	mu      sync.Mutex // guards the fields below
-	subs    map[int]func(ReloadEvent)
+	subs    map[int]*subscription
 	nextSub int
 	stop    chan struct{}
 	done    chan struct{}
+	last    ReloadEvent // the result of the last load attempt
 
 	// Only the polling goroutine (or a caller of Check) touches these.
 	checkMu  sync.Mutex
-	lastInfo os.FileInfo
+	lastInfo os.FileInfo // of the file last read; nil when it could not be
 	lastHash [sha256.Size]byte
 	lastErr  string
+}
+
+// subscription is one subscriber. Its mutex makes cancel wait for a call
+// in progress, so that f never runs once cancel has returned.
+type subscription struct {
+	mu     sync.Mutex
+	f      func(ReloadEvent)
+	active bool
+}
+
+func (s *subscription) call(ev ReloadEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active {
+		s.f(ev)
+	}
 }
 
 // NewLoader loads the registry file at path for p. It fails if the file
 // does not load. interval is the polling period once Start is called; zero
 // disables polling.
 func NewLoader(path string, p *policy.Policy, interval time.Duration) (*Loader, error) {
-	l := &Loader{path: path, policy: p, interval: interval, settle: DefaultSettle, subs: map[int]func(ReloadEvent){}}
+	l := &Loader{path: path, policy: p, interval: interval, settle: DefaultSettle, subs: map[int]*subscription{}}
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -70,7 +87,17 @@ func NewLoader(path string, p *policy.Policy, interval time.Duration) (*Loader, 
 	}
 	l.current.Store(s)
 	l.lastInfo, l.lastHash = info, s.Hash
+	l.last = ReloadEvent{File: path, Time: s.LoadedAt, Snapshot: s}
 	return l, nil
+}
+
+// Last returns the result of the last load attempt that found new content
+// or failed: its Err is nil when the file serving is the file on disk as
+// last seen.
+func (l *Loader) Last() ReloadEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
 }
 
 // Snapshot returns the snapshot serving now. It never blocks.
@@ -81,16 +108,22 @@ func (l *Loader) Path() string { return l.path }
 
 // Subscribe calls f after every reload attempt that found new content,
 // until cancel is called. f runs on the polling goroutine and must not block.
+// Once cancel has returned, f is not running and never runs again; f must
+// not call cancel itself.
 func (l *Loader) Subscribe(f func(ReloadEvent)) (cancel func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	id := l.nextSub
 	l.nextSub++
-	l.subs[id] = f
+	sub := &subscription{f: f, active: true}
+	l.subs[id] = sub
 	return func() {
 		l.mu.Lock()
-		defer l.mu.Unlock()
 		delete(l.subs, id)
+		l.mu.Unlock()
+		sub.mu.Lock()
+		sub.active = false
+		sub.mu.Unlock()
 	}
 }
 
@@ -151,17 +184,22 @@ func (l *Loader) check(stop <-chan struct{}) (bool, error) {
 	if err == errClosed {
 		return false, nil
 	}
-	if err != nil {
-		return false, l.fail(err)
-	}
-	if sameFile(info, l.lastInfo) {
+	if err == nil && sameFile(info, l.lastInfo) {
 		return false, nil
 	}
-	l.lastInfo = info
-	data, err := os.ReadFile(l.path)
+	var data []byte
+	if err == nil {
+		data, err = os.ReadFile(l.path)
+	}
 	if err != nil {
+		// A file that could not be stat'ed or read (not found, permission
+		// denied, too many open files, an I/O error) is read again at the
+		// next check, even if it does not change meanwhile: only a file
+		// read is known.
+		l.lastInfo = nil
 		return false, l.fail(err)
 	}
+	l.lastInfo = info
 	hash := sha256.Sum256(data)
 	if hash == l.lastHash {
 		if hash == l.Snapshot().Hash && l.lastErr != "" {
@@ -215,21 +253,20 @@ func (l *Loader) fail(err error) error {
 		l.lastErr = msg
 		l.notify(ReloadEvent{File: l.path, Time: time.Now(), Err: err, Snapshot: l.Snapshot()})
 	}
-	if errors.Is(err, os.ErrNotExist) {
-		l.lastInfo = nil // reload when it comes back, even unchanged
-	}
 	return err
 }
 
+// notify records ev as the last result and passes it to the subscribers.
 func (l *Loader) notify(ev ReloadEvent) {
 	l.mu.Lock()
-	fs := make([]func(ReloadEvent), 0, len(l.subs))
-	for _, f := range l.subs {
-		fs = append(fs, f)
+	l.last = ev
+	subs := make([]*subscription, 0, len(l.subs))
+	for _, sub := range l.subs {
+		subs = append(subs, sub)
 	}
 	l.mu.Unlock()
-	for _, f := range fs {
-		f(ev)
+	for _, sub := range subs {
+		sub.call(ev)
 	}
 }
 

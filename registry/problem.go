@@ -42,17 +42,26 @@ type LoadError struct {
 	Truncated bool      // more problems than MaxProblems
 }
 
+// Error is the summary followed by one problem a line, as a command line
+// shows it.
 func (e *LoadError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "registry %s: %d problem(s)", e.File, len(e.Problems))
-	if e.Truncated {
-		b.WriteString(" (more not shown)")
-	}
+	b.WriteString(e.Summary())
 	for _, p := range e.Problems {
 		b.WriteString("\n\t")
 		b.WriteString(p.String())
 	}
 	return b.String()
+}
+
+// Summary is the first line of Error: the file and how many problems it
+// has. A structured log shows it next to the problems as a list.
+func (e *LoadError) Summary() string {
+	s := fmt.Sprintf("registry %s: %d problem(s)", e.File, len(e.Problems))
+	if e.Truncated {
+		s += " (more not shown)"
+	}
+	return s
 }
 
 // problemList collects the problems of one file and turns byte offsets into

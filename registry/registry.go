@@ -68,7 +68,7 @@ func (s *Snapshot) Decide(clientID, redirectURI string) Decision {
 	c := s.clients[clientID]
 	switch {
 	case c == nil:
-		return Decision{Decision: policy.Decision{Reason: policy.UnknownClient, Detail: "the client_id is not registered"}}
+		return Decision{Decision: policy.Decision{Reason: policy.UnknownClient}} // the reason says it all
 	case c.Disabled:
 		return Decision{Decision: policy.Decision{Reason: policy.ClientDisabled, Detail: "the client is disabled in the registry"}, Client: c}
 	}

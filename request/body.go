@@ -2,6 +2,7 @@ package request
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -118,6 +119,11 @@ func readBody(r *http.Request, maxBody int64) ([]byte, policy.Reason, string) {
 		// the rest, length unknown as before, so that a request forwarded
 		// anyway (report_only) loses nothing.
 		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		var cut *http.MaxBytesError
+		if errors.As(err, &cut) {
+			// request_body max_size cut it before our limit did.
+			return nil, policy.RequestTooLarge, fmt.Sprintf("the request body is larger than %d bytes", cut.Limit)
+		}
 		if err != nil {
 			return nil, policy.MalformedRequest, "the request body could not be read"
 		}
