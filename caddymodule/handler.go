@@ -304,9 +304,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if client == nil && d.Reason != policy.UnknownClient && ps.ClientID != "" {
 		client = h.loader.Snapshot().Client(ps.ClientID)
 	}
+	clientID := ""
 	if client != nil {
-		repl.Set("http.redirect_uri_policy.client_id", client.ID)
+		clientID = client.ID
 	}
+	repl.Set("http.redirect_uri_policy.client_id", clientID)
 	h.log(r, repl, decision, &d, &ps)
 	h.emit(decision, &d)
 	if decision == decisionReported {

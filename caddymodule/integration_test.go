@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // authorize returns an authorize request target with the given client_id
@@ -351,7 +353,8 @@ func TestIntegrationPlaceholders(t *testing.T) {
 	}{
 		{authorize("APP-PH", "https://app.example/cb"), "allowed", "exact_match", "APP-PH"},
 		{authorize("APP-PH", "https://evil.example/cb"), "rejected", "redirect_uri_not_registered", "APP-PH"},
-		{authorize("APP-NOBODY", "https://evil.example/cb"), "rejected", "unknown_client", "APP-NOBODY"},
+		// The request's own text never: it may hold anything.
+		{authorize("APP-NOBODY", "https://evil.example/cb"), "rejected", "unknown_client", ""},
 	} {
 		res := get(t, s.addr(), c.target)
 		got := [3]string{res.Header.Get("X-Policy-Decision"), res.Header.Get("X-Policy-Reason"), res.Header.Get("X-Policy-Client")}
@@ -371,15 +374,17 @@ func TestIntegrationLogs(t *testing.T) {
 	logFile := filepath.Join(dir, "policy.log")
 	enforce := newSite(t, up, "registry "+caddyfileQuote(reg), "environment production", "name itlog")
 	report := newSite(t, up, "registry "+caddyfileQuote(reg), "environment production", "name itlog-report", "report_only")
-	startCaddyWith(t, "\tlog policy {\n\t\toutput file "+caddyfileQuote(logFile)+"\n\t\tformat json\n\t\tinclude http.handlers.redirect_uri_policy\n\t}", enforce, report)
+	// Caddy's client IP honours trusted_proxies: behind a load balancer,
+	// the remote address is the balancer's.
+	startCaddyWith(t, "\tservers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}\n\tlog policy {\n\t\toutput file "+caddyfileQuote(logFile)+"\n\t\tformat json\n\t\tinclude http.handlers.redirect_uri_policy\n\t}", enforce, report)
 
 	longURI := "https://evil.example/" + strings.Repeat("a", 1000)
 	get(t, enforce.addr(), authorize("APP-LOG", "https://app.example/cb"))
-	get(t, enforce.addr(), authorize("APP-LOG", longURI))
+	get(t, enforce.addr(), authorize("APP-LOG", longURI), [2]string{"X-Forwarded-For", "203.0.113.9"})
 	get(t, report.addr(), authorize("APP-LOG-UNKNOWN", "https://evil.example/cb"))
 
 	type line struct {
-		Logger, Msg, Policy, Decision, Reason, ClientID, ClientName, RedirectURI, RemoteAddr, RequestID string
+		Logger, Msg, Policy, Decision, Reason, ClientID, ClientName, RedirectURI, ClientIP, RequestID string
 	}
 	var lines []line
 	waitFor(t, "two log lines", reloadWait, func() bool {
@@ -392,7 +397,7 @@ func TestIntegrationLogs(t *testing.T) {
 			}
 			str := func(k string) string { s, _ := m[k].(string); return s }
 			lines = append(lines, line{str("logger"), str("msg"), str("policy"), str("decision"), str("reason"),
-				str("client_id"), str("client_name"), str("redirect_uri"), str("remote_addr"), str("request_id")})
+				str("client_id"), str("client_name"), str("redirect_uri"), str("client_ip"), str("request_id")})
 		}
 		return len(lines) >= 2
 	})
@@ -403,11 +408,39 @@ func TestIntegrationLogs(t *testing.T) {
 	rej, rep := lines[0], lines[1]
 	if rej.Decision != "rejected" || rej.Reason != "redirect_uri_not_registered" || rej.ClientID != "APP-LOG" ||
 		rej.ClientName != "Logged Library" || rej.Policy != "itlog" || !strings.HasPrefix(longURI, strings.TrimSuffix(rej.RedirectURI, "…")) ||
-		len(rej.RedirectURI) >= len(longURI) || rej.RemoteAddr == "" || rej.RequestID == "" {
+		len(rej.RedirectURI) >= len(longURI) || rej.ClientIP != "203.0.113.9" || rej.RequestID == "" {
 		t.Errorf("rejection log line %+v", rej)
 	}
 	if rep.Decision != "reported" || rep.Reason != "unknown_client" || rep.ClientID != "APP-LOG-UNKNOWN" ||
-		rep.ClientName != "" || rep.Policy != "itlog-report" || rep.RedirectURI != "https://evil.example/cb" {
+		rep.ClientName != "" || rep.Policy != "itlog-report" || rep.RedirectURI != "https://evil.example/cb" || rep.ClientIP != "127.0.0.1" {
 		t.Errorf("report log line %+v", rep)
+	}
+}
+
+// TestIntegrationClientIDPlaceholderSafe: in report-only mode a request is
+// forwarded with the client_id placeholder in a header; a client_id with a
+// line break must not break the forwarded request (a 502 before).
+func TestIntegrationClientIDPlaceholderSafe(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	reg := writeRegistry(t, dir, "clients.json", "production",
+		regClient{ClientID: "APP-HDR", RedirectURIs: []string{"https://app.example/cb"}})
+	s := newSite(t, up, "registry "+caddyfileQuote(reg), "environment production", "name ithdr", "report_only")
+	// reverse_proxy with header_up, written by hand: site.caddyfile adds a
+	// plain reverse_proxy.
+	cfg := caddyConfig(s)
+	cfg = strings.Replace(cfg, "\treverse_proxy "+up.addr()+"\n", "\treverse_proxy "+up.addr()+" {\n\t\theader_up X-Client \"{http.redirect_uri_policy.client_id}\"\n\t}\n", 1)
+	caddytest.NewTester(t).InitServer(cfg, "caddyfile")
+
+	for _, c := range []struct{ target, want string }{
+		{"/oauth/authorize?client_id=APP-X%0d%0aX-Injected:%20yes&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb", ""},
+		{authorize("APP-HDR", "https://evil.example/cb"), "APP-HDR"},
+	} {
+		n := up.count()
+		res := get(t, s.addr(), c.target)
+		got := checkForwarded(t, c.target, res, up, n)
+		if got.Header.Get("X-Client") != c.want || got.Header.Get("X-Injected") != "" {
+			t.Errorf("%s: upstream got X-Client %q, X-Injected %q; want %q and none", c.target, got.Header.Get("X-Client"), got.Header.Get("X-Injected"), c.want)
+		}
 	}
 }

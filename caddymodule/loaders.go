@@ -159,26 +159,28 @@ func acquireLoader(key loaderKey, p *policy.Policy, m *policyMetrics, logger *za
 	}, nil
 }
 
-// configPolicies maps each config being loaded or running (by its
-// context) to the registry each policy name reads there: two policies of
-// one name would write the same registry series, and one file's failure
-// would hide behind the other's success.
+// configPolicies maps each config being loaded or running to the registry
+// each policy name reads there: two policies of one name would write the
+// same registry series, and one file's failure would hide behind the
+// other's success. A config is known by its metrics registry, which Caddy
+// creates for every config load and hands to every module of it (each
+// server gets a context of its own).
 var configPolicies = struct {
 	sync.Mutex
-	m map[context.Context]map[string]loaderKey
-}{m: map[context.Context]map[string]loaderKey{}}
+	m map[any]map[string]loaderKey
+}{m: map[any]map[string]loaderKey{}}
 
 // claimName records that the config of ctx runs the named policy on key,
 // and fails if another policy of that name reads another registry there.
 func claimName(ctx caddy.Context, name string, key loaderKey) error {
 	configPolicies.Lock()
 	defer configPolicies.Unlock()
-	names, ok := configPolicies.m[ctx.Context]
+	cfg := any(ctx.GetMetricsRegistry())
+	names, ok := configPolicies.m[cfg]
 	if !ok {
 		names = map[string]loaderKey{}
-		configPolicies.m[ctx.Context] = names
-		cfg := ctx.Context
-		context.AfterFunc(cfg, func() {
+		configPolicies.m[cfg] = names
+		context.AfterFunc(ctx, func() {
 			configPolicies.Lock()
 			defer configPolicies.Unlock()
 			delete(configPolicies.m, cfg)
