@@ -44,9 +44,9 @@ func binaryGlobals(admin, more string) string {
 
 // startBinary runs the Caddy binary with the Caddyfile that config returns
 // for the admin address, as the user of cred (nil: this process's user),
-// and waits until the admin endpoint answers. dir must be writable by that
-// user.
-func startBinary(t *testing.T, bin, dir string, cred *syscall.Credential, config func(admin string) string) *caddyProc {
+// and waits until the admin endpoint and every site port answer. dir must
+// be writable by that user.
+func startBinary(t *testing.T, bin, dir string, cred *syscall.Credential, config func(admin string) string, sitePorts ...int) *caddyProc {
 	t.Helper()
 	p := &caddyProc{t: t, bin: bin, dir: dir, admin: "127.0.0.1:" + itoa(loopback.Port(t)), log: filepath.Join(dir, "caddy.out"), cred: cred, exited: make(chan error, 1)}
 	file := p.writeConfig("Caddyfile", config(p.admin))
@@ -86,9 +86,20 @@ func startBinary(t *testing.T, bin, dir string, cred *syscall.Credential, config
 		}
 	})
 	deadline := time.Now().Add(60 * time.Second)
+	addrs := []string{p.admin}
+	for _, port := range sitePorts {
+		addrs = append(addrs, "127.0.0.1:"+itoa(port))
+	}
 	for {
-		if c, err := dialOK(p.admin); err == nil {
+		for len(addrs) > 0 {
+			c, err := dialOK(addrs[0])
+			if err != nil {
+				break
+			}
 			c.Close()
+			addrs = addrs[1:]
+		}
+		if len(addrs) == 0 {
 			return p
 		}
 		select {
@@ -98,7 +109,7 @@ func startBinary(t *testing.T, bin, dir string, cred *syscall.Credential, config
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("caddy's admin endpoint %s did not answer\n%s", p.admin, p.output())
+			t.Fatalf("caddy did not answer at %s\n%s", addrs[0], p.output())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -261,7 +272,7 @@ func TestBinaryUnreadableEditApplied(t *testing.T) {
 	startBinary(t, bin, home, cred, func(admin string) string {
 		return binaryGlobals(admin, "\tlog policy {\n\t\toutput file "+caddyfileQuote(logFile)+"\n\t\tformat json\n\t\tinclude http.handlers.redirect_uri_policy\n\t}\n") +
 			binarySite(port, up, []string{"registry " + caddyfileQuote(reg), "environment production", "reload_interval 100ms"})
-	})
+	}, port)
 	addr := "127.0.0.1:" + itoa(port)
 	if status, reason := statusOf(t, addr, client.ClientID, "https://app.example/cb"); status != 200 {
 		t.Fatalf("before the edit: status %d (%s), want 200", status, reason)
@@ -367,7 +378,7 @@ func TestBinaryConfigReloadRereadsRegistry(t *testing.T) {
 	config := func(admin string) string {
 		return binaryGlobals(admin, "") + binarySite(port, up, []string{"registry " + caddyfileQuote(reg), "environment production", "reload_interval off"})
 	}
-	p := startBinary(t, caddybin.Path(t), dir, nil, config)
+	p := startBinary(t, caddybin.Path(t), dir, nil, config, port)
 	if status, reason := statusOf(t, addr, client.ClientID, "https://new.example/cb"); status != 400 || reason != "redirect_uri_not_registered" {
 		t.Fatalf("before the edit: %d %s", status, reason)
 	}
@@ -405,7 +416,7 @@ func TestBinaryReloadLogsToNewConfig(t *testing.T) {
 		return binaryGlobals(admin, "\tlog policy {\n\t\toutput file "+caddyfileQuote(logFile)+"\n\t\tformat json\n\t\tinclude http.handlers.redirect_uri_policy\n\t}\n") +
 			binarySite(port, up, []string{"registry " + caddyfileQuote(reg), "environment production", "reload_interval 100ms"})
 	}
-	p := startBinary(t, caddybin.Path(t), dir, nil, func(admin string) string { return config(admin, logA) })
+	p := startBinary(t, caddybin.Path(t), dir, nil, func(admin string) string { return config(admin, logA) }, port)
 	p.mustReload(config(p.admin, logB))
 
 	writeAtomic(t, reg, []byte("{\n  \"clients\": [\n    {\"client_id\": \"APP-LOG\", \"redirect_uris\": [\"http://app.example/cb\"]}\n  ]\n}\n"))
@@ -440,7 +451,7 @@ func TestBinaryHandleErrors(t *testing.T) {
 		return binaryGlobals(admin, "\tlog {\n\t\toutput file "+caddyfileQuote(debugLog)+"\n\t\tformat json\n\t\tlevel DEBUG\n\t}\n") +
 			binarySite(branded, up, []string{"registry " + caddyfileQuote(reg), "environment production", "rejection error"}, handleErrors) + "\n" +
 			binarySite(plain, up, []string{"registry " + caddyfileQuote(reg), "environment production"}, handleErrors)
-	})
+	}, branded, plain)
 
 	res := get(t, "127.0.0.1:"+itoa(branded), authorize("APP-HE", "https://evil.example/cb"))
 	want := "Branded 400 redirect_uri_not_registered client=APP-HE: The redirect URI is not registered for this client. (no registered redirect URI matches)"

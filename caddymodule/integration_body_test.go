@@ -266,3 +266,23 @@ func TestIntegrationReportOnly(t *testing.T) {
 			map[string]float64{labels{"policy": "itro", "environment": "production", "decision": "allowed", "reason": "exact_match"}.key(): 1})
 	})
 }
+
+// TestIntegrationRequestBodyMaxSize: a body that Caddy's request_body
+// max_size cuts before the policy's own limit is 413 request_too_large, as
+// one over the policy's limit is, not malformed_request.
+func TestIntegrationRequestBodyMaxSize(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	reg := writeRegistry(t, dir, "clients.json", "production",
+		regClient{ClientID: "APP-RB", RedirectURIs: []string{"https://app.example/cb"}})
+	s := newSite(t, up, "registry "+caddyfileQuote(reg), "environment production", "name itrb")
+	s.extra = []string{"request_body {\n\t\tmax_size 200\n\t}"}
+	startCaddy(t, s)
+
+	form := [][2]string{{"Content-Type", formType}}
+	body := []byte("client_id=APP-RB&response_type=code&redirect_uri=" + url.QueryEscape("https://app.example/cb") + "&state=" + strings.Repeat("s", 400))
+	n := up.count()
+	checkRejected(t, "chunked body over max_size", send(t, s.addr(), rawReq{Method: "POST", Target: "/oauth/authorize", Header: form, Body: body, Chunked: true}), "request_too_large", up, n)
+	n = up.count()
+	checkForwarded(t, "body under max_size", send(t, s.addr(), rawReq{Method: "POST", Target: "/oauth/authorize", Header: form, Body: body[:150], Chunked: true}), up, n)
+}

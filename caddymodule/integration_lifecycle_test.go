@@ -51,8 +51,11 @@ func TestIntegrationPolicyLifecycle(t *testing.T) {
 		}
 		return false
 	})
+	// The error is one line; its problems are a list, one entry each.
+	problems, _ := logged["problems"].([]any)
 	if logged["level"] != "error" || logged["policy"] != "itlc" || logged["registry"] != regA ||
-		!strings.Contains(logged["error"].(string), "a.json:3:49: client \"APP-LC-A\" redirect_uris[0] \"http://a.example/cb\": production requires https") {
+		logged["error"] != "registry "+regA+": 1 problem(s)" || len(problems) != 1 ||
+		!strings.Contains(problems[0].(string), "a.json:3:49: client \"APP-LC-A\" redirect_uris[0] \"http://a.example/cb\": production requires https") {
 		t.Errorf("failed reload log entry %v", logged)
 	}
 	if v, _ := scrape(t).value(mLastReloadOK, policy); v != 0 {

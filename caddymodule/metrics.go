@@ -163,13 +163,14 @@ func (m *policyMetrics) started(last registry.ReloadEvent) {
 
 // reloaded records a reload attempt.
 func (m *policyMetrics) reloaded(ev registry.ReloadEvent) {
+	// The gauges first: a scrape that sees the count sees the result.
 	if ev.Err != nil {
-		registryReloadsTotal.WithLabelValues(m.name, "failure").Inc()
 		registryLastReloadSuccessful.WithLabelValues(m.name).Set(0)
+		registryReloadsTotal.WithLabelValues(m.name, "failure").Inc()
 		return
 	}
-	registryReloadsTotal.WithLabelValues(m.name, "success").Inc()
 	m.snapshotLoaded(ev.Snapshot)
+	registryReloadsTotal.WithLabelValues(m.name, "success").Inc()
 }
 
 // gaugeUsers counts, per policy name, the reporters setting its registry

@@ -513,3 +513,95 @@ func TestLoaderDebounce(t *testing.T) {
 		t.Errorf("%d writes loaded %d times, want a few", writes, reloads)
 	}
 }
+
+// TestLoaderCancelWaitsForCall: cancel returns only once a call in progress
+// has ended, and no call starts after it: a subscriber may tear down what
+// its callback writes (a config's gauges, its logger) as soon as cancel
+// returns.
+func TestLoaderCancelWaitsForCall(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "clients.json", versionFile("v1"))
+	l, err := NewLoader(path, mustPolicy(t, policy.Production), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	torn, callsAfter := false, 0
+	cancel := l.Subscribe(func(ReloadEvent) {
+		close(entered)
+		<-release
+		mu.Lock()
+		defer mu.Unlock()
+		if torn {
+			callsAfter++
+		}
+	})
+	rewrite(t, path, versionFile("v2"))
+	go l.Check()
+	<-entered
+	canceled := make(chan struct{})
+	go func() {
+		cancel()
+		mu.Lock()
+		torn = true // what the callback uses is gone
+		mu.Unlock()
+		close(canceled)
+	}()
+	select {
+	case <-canceled:
+		t.Fatal("cancel returned while the callback was running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-canceled
+	rewrite(t, path, versionFile("v3"))
+	if _, err := l.Check(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if callsAfter != 0 {
+		t.Errorf("the callback ran %d times after cancel returned", callsAfter)
+	}
+}
+
+// TestLoaderLastAndReadErrors: a file that cannot be read is read again at
+// the next check even if it does not change meanwhile (only a file read is
+// known), and Last tells the result of the last attempt.
+func TestLoaderLastAndReadErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "clients.json", versionFile("v1"))
+	l, err := NewLoader(path, mustPolicy(t, policy.Production), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := l.Last(); last.Err != nil || last.Snapshot != l.Snapshot() {
+		t.Fatalf("Last after NewLoader = %+v", last)
+	}
+	// A directory in the file's place: stat works, the read fails.
+	if err := os.Rename(path, path+".bak"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Check(); err == nil {
+		t.Fatal("Check of a directory succeeded")
+	}
+	if l.Last().Err == nil {
+		t.Errorf("Last().Err is nil after a failed read")
+	}
+	if _, err := l.Check(); err == nil {
+		t.Errorf("a second Check of the unchanged directory reports no error: it was not read again")
+	}
+	os.Remove(path)
+	if err := os.Rename(path+".bak", path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if l.Last().Err != nil {
+		t.Errorf("Last().Err = %v once the file is back", l.Last().Err)
+	}
+}
