@@ -70,13 +70,14 @@ var (
 	}
 )
 
-// registerMetrics registers the collectors with a config's registry; an
-// earlier registration with the same registry is not an error.
+// registerMetrics registers the collectors with a config's registry. An
+// earlier registration of the same collector (another handler of the
+// config) is not an error; another collector of the same name is.
 func registerMetrics(reg prometheus.Registerer) error {
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
+			if !errors.As(err, &already) || already.ExistingCollector != c {
 				return err
 			}
 		}

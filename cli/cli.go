@@ -75,7 +75,7 @@ Run 'caddy help redirect-uri-policy <subcommand>' for its flags.
 			cmd.SilenceUsage = true
 			cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 				fmt.Fprintf(c.ErrOrStderr(), "Error: %v\nRun 'caddy help %s' for usage.\n", err, strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" "))
-				return recordStatus(c, exitUsage)
+				return exitWith(c, exitUsage)
 			})
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				if len(args) == 0 {
@@ -84,37 +84,26 @@ Run 'caddy help redirect-uri-policy <subcommand>' for its flags.
 					fmt.Fprintf(c.ErrOrStderr(), "Error: unknown subcommand %q: want lint, check or attack\n", args[0])
 				}
 				fmt.Fprint(c.ErrOrStderr(), c.UsageString())
-				return recordStatus(c, exitUsage)
+				return exitWith(c, exitUsage)
 			}
 			cmd.AddCommand(lintCommand(), checkCommand(), attackCommand())
 		},
 	})
 }
 
-// statusKey is the context key under which callers (the tests) may put an
-// *int to receive a subcommand's exit status.
-type statusKey struct{}
+// errFindings is what a subcommand with findings (status 1) gives
+// caddycmd.WrapCommandFuncForCobra: it exits 1 only for an error.
+var errFindings = errors.New("the report above has findings")
 
-// errFindings makes caddycmd.Main exit with status 1: it exits 1 for any
-// error that does not carry another status.
-var errFindings = errors.New("exit status 1")
-
-// recordStatus stores the status for the caller and returns what makes
-// caddycmd.Main exit with it. Main understands only its own unexported error
-// type for statuses other than 0 and 1, which WrapCommandFuncForCobra makes.
-func recordStatus(cmd *cobra.Command, status int) error {
-	if ctx := cmd.Context(); ctx != nil {
-		if p, ok := ctx.Value(statusKey{}).(*int); ok {
-			*p = status
+// exitWith makes caddycmd.Main exit with status, through
+// caddycmd.WrapCommandFuncForCobra. What went wrong is already written.
+func exitWith(cmd *cobra.Command, status int) error {
+	return caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) {
+		if status == exitFindings {
+			return status, errFindings
 		}
-	}
-	switch status {
-	case exitOK:
-		return nil
-	case exitFindings:
-		return errFindings
-	}
-	return caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) { return status, nil })(cmd, nil)
+		return status, nil
+	})(cmd, nil)
 }
 
 // usageError is a mistake in the command line: status 2.
@@ -125,7 +114,7 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 // run adapts a subcommand body to cobra: it writes the error, if any, to
-// stderr and turns the status into what caddycmd.Main exits with.
+// stderr and exits with the status.
 func run(f func(cmd *cobra.Command, out, errOut io.Writer) (int, error)) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		status, err := exitUsage, error(nil)
@@ -144,7 +133,7 @@ func run(f func(cmd *cobra.Command, out, errOut io.Writer) (int, error)) func(*c
 				status = exitUsage
 			}
 		}
-		return recordStatus(cmd, status)
+		return exitWith(cmd, status)
 	}
 }
 
