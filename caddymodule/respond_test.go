@@ -640,3 +640,14 @@ func TestWriteRejectionNoAttackerText(t *testing.T) {
 		}
 	}
 }
+
+// TestProvisionOneLoaderPerFile: a registry written as a relative and as an
+// absolute path is one file, read by one loader.
+func TestProvisionOneLoaderPerFile(t *testing.T) {
+	abs := provisionHandler(t, 2, nil)
+	t.Chdir(filepath.Dir(abs.Registry))
+	rel := provisionHandler(t, 2, func(h *Handler) { h.Registry = filepath.Base(abs.Registry) })
+	if rel.loader != abs.loader {
+		t.Errorf("%s and %s have loaders of their own", rel.Registry, abs.Registry)
+	}
+}

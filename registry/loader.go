@@ -103,9 +103,6 @@ func (l *Loader) Last() ReloadEvent {
 // Snapshot returns the snapshot serving now. It never blocks.
 func (l *Loader) Snapshot() *Snapshot { return l.current.Load() }
 
-// Path returns the registry file's path.
-func (l *Loader) Path() string { return l.path }
-
 // Subscribe calls f after every reload attempt that found new content,
 // until cancel is called. f runs on the polling goroutine and must not block.
 // Once cancel has returned, f is not running and never runs again; f must

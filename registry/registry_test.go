@@ -430,6 +430,10 @@ func TestValidFiles(t *testing.T) {
 		if (tc.want == policy.UnknownClient) != (d.Client == nil) {
 			t.Errorf("Decide(%q, %q).Client = %v", tc.client, tc.uri, d.Client)
 		}
+		if tc.want == policy.UnknownClient && d.Detail != "" {
+			// The reason's description says it; a detail would repeat it.
+			t.Errorf("Decide(%q, %q).Detail = %q, want none", tc.client, tc.uri, d.Detail)
+		}
 		if d.Allowed() != tc.want.Allows() {
 			t.Errorf("Decide(%q, %q).Allowed() = %v", tc.client, tc.uri, d.Allowed())
 		}
