@@ -406,3 +406,63 @@ func TestValidateSameMessages(t *testing.T) {
 		t.Errorf("Validate: %v", err)
 	}
 }
+
+// TestAdaptOrderAnswersBefore checks what the README says about the order:
+// redir, request_body and the deprecated basicauth run before the policy,
+// basic_auth, forward_auth and the routing directives after it.
+func TestAdaptOrderAnswersBefore(t *testing.T) {
+	input := `:8080 {
+	reverse_proxy 127.0.0.1:9000
+	forward_auth 127.0.0.1:9001 {
+		uri /check
+	}
+	basic_auth /admin/* {
+		admin $2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG
+	}
+	basicauth /old/* {
+		admin $2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG
+	}
+	redirect_uri_policy {
+		registry /r.json
+		environment production
+	}
+	request_body {
+		max_size 1MB
+	}
+	redir /old /new
+}
+`
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), nil)
+	if err != nil {
+		t.Fatalf("Adapt: %v", err)
+	}
+	var cfg struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Routes []struct {
+						Handle []json.RawMessage `json:"handle"`
+					} `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	// Each route's first handler, named by what tells them apart.
+	var order []string
+	for _, r := range cfg.Apps.HTTP.Servers["srv0"].Routes {
+		h := string(r.Handle[0])
+		for _, name := range []string{"request_body", "static_response", "redirect_uri_policy", "/check", "authentication", "reverse_proxy"} {
+			if strings.Contains(h, `"`+name+`"`) || strings.Contains(h, name) {
+				order = append(order, name)
+				break
+			}
+		}
+	}
+	want := []string{"request_body", "static_response", "authentication", "redirect_uri_policy", "authentication", "/check"}
+	if !reflect.DeepEqual(order, want) {
+		t.Errorf("route order %q; want %q (request_body, redir, basicauth, the policy, basic_auth, forward_auth and reverse_proxy)", order, want)
+	}
+}
