@@ -35,7 +35,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		reload_interval <duration>|off
 //		max_body        <size>
 //		max_uri_length  <bytes>
-//		client_metrics  on|off
+//		client_metrics  <series>|on|off
 //		name            <label>
 //		rejection       page|error
 //	}
@@ -141,11 +141,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&v) {
 				return d.ArgErr()
 			}
-			if v != "on" && v != "off" {
-				return d.Errf("client_metrics: %q is not on or off", v)
+			switch v {
+			case "on":
+				h.ClientMetrics = 0
+			case "off":
+				h.ClientMetrics = ClientMetricsOff
+			default:
+				n, ok := parseClientSeries(v)
+				if !ok {
+					return d.Errf("client_metrics: %q is not a positive number of series, on or off", v)
+				}
+				h.ClientMetrics = n
 			}
-			on := v == "on"
-			h.ClientMetrics = &on
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}

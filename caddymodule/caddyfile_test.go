@@ -14,8 +14,6 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
-func boolPtr(b bool) *bool { return &b }
-
 func TestUnmarshalCaddyfile(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -50,7 +48,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			ReloadInterval: caddy.Duration(5 * time.Second),
 			MaxBody:        1 << 20,
 			MaxURILength:   4096,
-			ClientMetrics:  boolPtr(false),
+			ClientMetrics:  ClientMetricsOff,
 			Name:           "orcid-prod",
 		}},
 		{"match exact", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nmatch exact\n}",
@@ -78,7 +76,11 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{"max_uri_length 1", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nmax_uri_length 1\n}",
 			Handler{Registry: "r", Environment: "sandbox", MaxURILength: 1}},
 		{"client_metrics on", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nclient_metrics on\n}",
-			Handler{Registry: "r", Environment: "sandbox", ClientMetrics: boolPtr(true)}},
+			Handler{Registry: "r", Environment: "sandbox"}},
+		{"client_metrics 5000", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nclient_metrics 5000\n}",
+			Handler{Registry: "r", Environment: "sandbox", ClientMetrics: 5000}},
+		{"client_metrics 1", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nclient_metrics 1\n}",
+			Handler{Registry: "r", Environment: "sandbox", ClientMetrics: 1}},
 		{"name", "redirect_uri_policy {\nregistry r\nenvironment sandbox\nname \"ORCID sandbox\"\n}",
 			Handler{Registry: "r", Environment: "sandbox", Name: "ORCID sandbox"}},
 	} {
@@ -170,7 +172,15 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"max_uri_length garbage", "redirect_uri_policy {\n" + ok + "\tmax_uri_length 2KiB\n}",
 			`max_uri_length: "2KiB" is not a positive number of bytes, at Testfile:4`},
 		{"client_metrics garbage", "redirect_uri_policy {\n" + ok + "\tclient_metrics yes\n}",
-			`client_metrics: "yes" is not on or off, at Testfile:4`},
+			`client_metrics: "yes" is not a positive number of series, on or off, at Testfile:4`},
+		{"client_metrics zero", "redirect_uri_policy {\n" + ok + "\tclient_metrics 0\n}",
+			`client_metrics: "0" is not a positive number of series, on or off, at Testfile:4`},
+		{"client_metrics negative", "redirect_uri_policy {\n" + ok + "\tclient_metrics -1\n}",
+			`client_metrics: "-1" is not a positive number of series, on or off, at Testfile:4`},
+		{"client_metrics exponent", "redirect_uri_policy {\n" + ok + "\tclient_metrics 1e3\n}",
+			`client_metrics: "1e3" is not a positive number of series, on or off, at Testfile:4`},
+		{"client_metrics two arguments", "redirect_uri_policy {\n" + ok + "\tclient_metrics 100 off\n}",
+			`wrong argument count or unexpected line ending after '100', at Testfile:4`},
 		{"client_metrics without argument", "redirect_uri_policy {\n" + ok + "\tclient_metrics\n}",
 			`wrong argument count or unexpected line ending after 'client_metrics', at Testfile:4`},
 		{"registry twice", "redirect_uri_policy {\n" + ok + "\tregistry /other.json\n}",

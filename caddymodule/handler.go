@@ -71,8 +71,10 @@ type Handler struct {
 	// MaxURILength is the longest redirect URI accepted, in bytes.
 	// Default: 2048.
 	MaxURILength int `json:"max_uri_length,omitempty"`
-	// ClientMetrics counts rejections per registered client. Default: true.
-	ClientMetrics *bool `json:"client_metrics,omitempty"`
+	// ClientMetrics counts rejections per registered client, in at most
+	// this many series; past them clients are counted as "_other".
+	// Default: 1000. false (or "off" in the Caddyfile) switches it off.
+	ClientMetrics ClientMetrics `json:"client_metrics,omitempty"`
 	// Name is the policy's metric label. Default: the environment. Two
 	// handlers of one name in a config must read the same registry.
 	Name string `json:"name,omitempty"`
@@ -137,7 +139,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
-	h.metrics = newPolicyMetrics(h.Name, env, h.ClientMetrics == nil || *h.ClientMetrics)
+	h.metrics = newPolicyMetrics(h.Name, env, h.ClientMetrics.limit())
 
 	interval := time.Duration(h.ReloadInterval)
 	if interval < 0 {

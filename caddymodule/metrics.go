@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -31,8 +32,8 @@ var (
 	clientRejectionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "client_rejections_total",
-		Help: "Rejected (or, in report-only mode, reported) authorize requests of registered clients, by policy, client_id and reason.",
-	}, []string{"policy", "client_id", "reason"})
+		Help: "Rejected (or, in report-only mode, reported) authorize requests of registered clients, by policy, client_id and class (not_registered, rule_violation, disabled); at most client_metrics clients per policy, the others under client_id=\"_other\".",
+	}, []string{"policy", "client_id", "class"})
 
 	registryClients = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
@@ -64,6 +65,9 @@ var (
 		Help: "Time of the last successful load of the registry file, in seconds since the Unix epoch.",
 	}, []string{"policy"})
 
+	// clients bounds the series of clientRejectionsTotal.
+	clients = newClientSeries(clientRejectionsTotal, time.Now)
+
 	collectors = []prometheus.Collector{
 		decisionsTotal, clientRejectionsTotal, registryClients, registryRedirectURIs,
 		registryReloadsTotal, registryLastReloadSuccessful, registryLastSuccess,
@@ -90,7 +94,9 @@ func registerMetrics(reg prometheus.Registerer) error {
 type policyMetrics struct {
 	name                        string
 	allowed, rejected, reported map[policy.Reason]*outcome
-	clientMetrics               bool
+	// clientLimit is the most per-client series the policy keeps; 0 when
+	// client metrics are off.
+	clientLimit int
 }
 
 // outcome is what a decision for one reason records: its counter and its
@@ -99,9 +105,10 @@ type policyMetrics struct {
 type outcome struct {
 	decisions        prometheus.Counter
 	decision, reason any
+	class            rejectionClass
 }
 
-func newPolicyMetrics(name string, env policy.Environment, clientMetrics bool) *policyMetrics {
+func newPolicyMetrics(name string, env policy.Environment, clientLimit int) *policyMetrics {
 	outcomes := func(decision string, reasons []policy.Reason) map[policy.Reason]*outcome {
 		m := map[policy.Reason]*outcome{}
 		for _, r := range reasons {
@@ -109,17 +116,24 @@ func newPolicyMetrics(name string, env policy.Environment, clientMetrics bool) *
 				decisions: decisionsTotal.WithLabelValues(name, string(env), decision, string(r)),
 				decision:  decision,
 				reason:    string(r),
+				class:     classOf(r),
 			}
 		}
 		return m
 	}
 	m := &policyMetrics{
-		name:          name,
-		clientMetrics: clientMetrics,
-		allowed:       outcomes(decisionAllowed, policy.AllowReasons),
-		rejected:      outcomes(decisionRejected, policy.RejectReasons),
-		reported:      outcomes(decisionReported, policy.RejectReasons),
+		name:        name,
+		clientLimit: clientLimit,
+		allowed:     outcomes(decisionAllowed, policy.AllowReasons),
+		rejected:    outcomes(decisionRejected, policy.RejectReasons),
+		reported:    outcomes(decisionReported, policy.RejectReasons),
 	}
+	// A config load is also a time to let go of idle client series, and of
+	// all of them when the policy no longer counts clients.
+	if clientLimit == 0 {
+		clients.forget(name)
+	}
+	clients.sweepIfDue(clients.now().Unix())
 	// Start the reload counters at 0, so that the first failure shows as
 	// an increase.
 	registryReloadsTotal.WithLabelValues(name, "success")
@@ -139,8 +153,8 @@ func (m *policyMetrics) record(decision string, r policy.Reason, client *registr
 		o = m.reported[r]
 	}
 	o.decisions.Inc()
-	if decision != decisionAllowed && client != nil && m.clientMetrics {
-		clientRejectionsTotal.WithLabelValues(m.name, client.ID, string(r)).Inc()
+	if decision != decisionAllowed && client != nil && m.clientLimit > 0 {
+		clients.count(m.name, m.clientLimit, client.ID, o.class)
 	}
 	return o
 }

@@ -558,7 +558,7 @@ func TestWriteServeHTTP(t *testing.T) {
 // allocation.
 func TestMetricsOutcomes(t *testing.T) {
 	const name = "outcomes-test"
-	m := newPolicyMetrics(name, policy.Production, true)
+	m := newPolicyMetrics(name, policy.Production, DefaultClientSeries)
 	for _, tc := range []struct {
 		decision string
 		reasons  []policy.Reason
