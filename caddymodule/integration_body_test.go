@@ -250,7 +250,7 @@ func TestIntegrationReportOnly(t *testing.T) {
 				map[string]float64{labels{"policy": "itro", "environment": "production", "decision": "reported", "reason": c.reason}.key(): 1})
 			var wantClient map[string]float64
 			if c.client != "" {
-				wantClient = map[string]float64{labels{"policy": "itro", "client_id": c.client, "reason": c.reason}.key(): 1}
+				wantClient = map[string]float64{labels{"policy": "itro", "client_id": c.client, "class": clientClass[c.reason]}.key(): 1}
 			}
 			checkDeltas(t, c.name, before, after, mClientRejections, labels{"policy": "itro"}, wantClient)
 		})

@@ -528,7 +528,13 @@ type metricsSnapshot struct {
 // scrape reads and parses the admin endpoint's metrics in the text format.
 func scrape(t *testing.T) metricsSnapshot {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+adminAddr+"/metrics", nil)
+	return scrapeAt(t, adminAddr)
+}
+
+// scrapeAt is scrape for the admin endpoint at addr.
+func scrapeAt(t *testing.T, addr string) metricsSnapshot {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

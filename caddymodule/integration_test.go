@@ -138,7 +138,7 @@ func TestIntegrationReasons(t *testing.T) {
 				map[string]float64{labels{"policy": policyName, "environment": env, "decision": decision, "reason": c.reason}.key(): 1})
 			var wantClient map[string]float64
 			if c.client != "" {
-				wantClient = map[string]float64{labels{"policy": policyName, "client_id": c.client, "reason": c.reason}.key(): 1}
+				wantClient = map[string]float64{labels{"policy": policyName, "client_id": c.client, "class": clientClass[c.reason]}.key(): 1}
 			}
 			checkDeltas(t, c.name, prev, after, mClientRejections, labels{"policy": policyName}, wantClient)
 		})
