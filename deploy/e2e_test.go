@@ -45,6 +45,13 @@ const (
 	bystanderID = "APP-BYSTANDER0000002"
 	bystanderOK = "https://partner.example.org/cb"
 	attackerURI = "https://attacker.example.net/steal"
+	// overCapID is a client past the per-client series cap (client_metrics
+	// 2: the bystander and the victim hold both series), counted as _other.
+	overCapID  = "APP-OVERCAP000000003"
+	overCapURI = "https://third.example.org/cb"
+	otherID    = "_other"
+	// The number of stolen-credential requests for overCapID.
+	overCapBurst = 6
 
 	// The number of stolen-credential requests; the alert threshold is 5.
 	burst = 20
@@ -247,7 +254,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Caddy: one production policy in front of respond, two clients.
 	registryPath := filepath.Join(dir, "registry.json")
-	writeAtomic(t, registryPath, registryJSON(victimID, victimURI, bystanderID, bystanderOK))
+	writeAtomic(t, registryPath, registryJSON(victimID, victimURI, bystanderID, bystanderOK, overCapID, overCapURI))
 	caddyfile := filepath.Join(dir, "Caddyfile")
 	writeFile(t, caddyfile, fmt.Sprintf(`{
 	admin %s
@@ -259,6 +266,7 @@ http://%s {
 	redirect_uri_policy {
 		registry %s
 		environment production
+		client_metrics 2
 	}
 	respond "ok" 200
 }
@@ -302,7 +310,7 @@ scrape_configs:
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(body, `caddy_redirect_uri_policy_registry_clients{policy="production"} 2`) {
+		if !strings.Contains(body, `caddy_redirect_uri_policy_registry_clients{policy="production"} 3`) {
 			return errors.New("no registry_clients gauge yet")
 		}
 		return nil
@@ -367,6 +375,11 @@ scrape_configs:
 		}
 		time.Sleep(50 * time.Millisecond) // a burst over about a second: several scrapes
 	}
+	for i := 0; i < overCapBurst; i++ {
+		if code, body := authorize(overCapID, attackerURI); code != http.StatusBadRequest || !strings.Contains(body, `"redirect_uri_not_registered"`) {
+			t.Fatalf("stolen-credential request %d past the cap: %d %q, want 400 redirect_uri_not_registered", i, code, body)
+		}
+	}
 	attacked := time.Now()
 
 	// The credentials alert: pending or firing for the victim, with the
@@ -385,6 +398,14 @@ scrape_configs:
 			return fmt.Errorf("active with value %v, want %d", v, burst)
 		}
 		victimAlert = a
+		// The client past the cap: the alert names _other, with its
+		// whole burst.
+		if a, ok = findAlert(alerts, credentialsAlert, "client_id", otherID); !ok {
+			return errors.New("not active yet for _other")
+		}
+		if v := a.value(t); v != overCapBurst {
+			return fmt.Errorf("active for _other with value %v, want %d", v, overCapBurst)
+		}
 		return nil
 	})
 	t.Logf("credentials alert %s for %s %v after the burst", victimAlert.State, victimID, time.Since(attacked).Round(time.Millisecond))
@@ -404,19 +425,19 @@ scrape_configs:
 	}
 	// Two more evaluations: still nothing for the bystander, and nothing
 	// else fires on this traffic (production, enforcing, registry healthy,
-	// 22 rejections are below the surge floor).
+	// 28 rejections are below the surge floor).
 	time.Sleep(2500 * time.Millisecond)
 	for _, a := range prom.alerts() {
-		if a.Labels["alertname"] != credentialsAlert || a.Labels["client_id"] != victimID {
+		if a.Labels["alertname"] != credentialsAlert || (a.Labels["client_id"] != victimID && a.Labels["client_id"] != otherID) {
 			t.Errorf("unexpected active alert: %+v", a)
 		}
 	}
 
 	// A registry reload that succeeds, then one that fails: the previous
 	// registry keeps serving and the reload alert goes pending.
-	writeAtomic(t, registryPath, registryJSON(victimID, victimURI, bystanderID, bystanderOK, "APP-NEWCLIENT0000003", "https://new.example.com/cb"))
+	writeAtomic(t, registryPath, registryJSON(victimID, victimURI, bystanderID, bystanderOK, overCapID, overCapURI, "APP-NEWCLIENT0000004", "https://new.example.com/cb"))
 	waitFor(t, deadline, "successful reload seen by Prometheus", promProc, func() error {
-		if res := prom.query(`caddy_redirect_uri_policy_registry_clients{policy="production"} == 3 and on (policy) caddy_redirect_uri_policy_registry_reloads_total{policy="production", result="success"} == 1`); len(res) != 1 {
+		if res := prom.query(`caddy_redirect_uri_policy_registry_clients{policy="production"} == 4 and on (policy) caddy_redirect_uri_policy_registry_reloads_total{policy="production", result="success"} == 1`); len(res) != 1 {
 			return errors.New("not yet")
 		}
 		return nil
@@ -455,8 +476,8 @@ scrape_configs:
 				for _, s := range res {
 					top[s.Metric["client_id"]] = s.value(t)
 				}
-				if top[victimID] != burst || top[bystanderID] != 2 {
-					t.Errorf("%s: %v, want %s: %d and %s: 2", key, top, victimID, burst, bystanderID)
+				if top[victimID] != burst || top[bystanderID] != 2 || top[otherID] != overCapBurst || len(top) != 3 {
+					t.Errorf("%s: %v, want %s: %d, %s: 2 and %s: %d", key, top, victimID, burst, bystanderID, otherID, overCapBurst)
 				}
 			}
 		}
