@@ -32,7 +32,7 @@ var (
 	clientRejectionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "client_rejections_total",
-		Help: "Rejected (or, in report-only mode, reported) authorize requests of registered clients, by policy, client_id and class (not_registered, rule_violation, disabled); at most client_metrics clients per policy, the others under client_id=\"_other\".",
+		Help: "Rejected (or, in report-only mode, reported) authorize requests of registered clients, by policy, client_id and class (not_registered, rule_violation, disabled); at most client_metrics series per policy, the other clients under client_id=\"_other\".",
 	}, []string{"policy", "client_id", "class"})
 
 	registryClients = prometheus.NewGaugeVec(prometheus.GaugeOpts{
