@@ -228,8 +228,9 @@ http://%s {
 	named := map[string]bool{}
 	var counted, other float64
 	var namedSeries, otherSeries int
+	values := after.series(mClientRejections)
 	for _, l := range after.labelSets(mClientRejections) {
-		v, _ := after.value(mClientRejections, l)
+		v := values[l.key()]
 		counted += v
 		switch {
 		case l["policy"] != "spray" || !validClass(l["class"]):
