@@ -3,6 +3,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"net/http"
 	"runtime"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/cputime"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
 )
 
 // BenchmarkServeHTTP measures the handler's own cost per request: the
@@ -56,4 +59,39 @@ func BenchmarkServeHTTP(b *testing.B) {
 			b.ReportMetric(float64(cputime.Thread()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// BenchmarkRecordRejection measures counting a rejection of a registered
+// client whose series exists (half of the clients are past the cap and
+// counted as _other), on one goroutine (with its thread's CPU time, as
+// above) and on every CPU at once.
+func BenchmarkRecordRejection(b *testing.B) {
+	m := newPolicyMetrics("client-bench", policy.Production, DefaultClientSeries)
+	cs := make([]*registry.Client, 2*DefaultClientSeries)
+	for i := range cs {
+		cs[i] = &registry.Client{ID: fmt.Sprintf("APP-%016d", i)}
+		m.record(decisionRejected, policy.RedirectURINotRegistered, cs[i])
+	}
+	b.Run("serial", func(b *testing.B) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		b.ReportAllocs()
+		cpu := cputime.Thread()
+		i := 0
+		for b.Loop() {
+			m.record(decisionRejected, policy.RedirectURINotRegistered, cs[i%len(cs)])
+			i++
+		}
+		b.ReportMetric(float64(cputime.Thread()-cpu)/float64(b.N), "cpu-ns/op")
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				m.record(decisionRejected, policy.RedirectURINotRegistered, cs[i%len(cs)])
+				i++
+			}
+		})
+	})
 }

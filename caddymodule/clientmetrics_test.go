@@ -254,25 +254,6 @@ func TestRecordClientAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkRecordRejection measures counting a rejection whose series
-// exists, under contention from every CPU.
-func BenchmarkRecordRejection(b *testing.B) {
-	m := newPolicyMetrics("client-bench", policy.Production, DefaultClientSeries)
-	cs := make([]*registry.Client, 2*DefaultClientSeries) // half of them past the cap
-	for i := range cs {
-		cs[i] = &registry.Client{ID: fmt.Sprintf("APP-%016d", i)}
-		m.record(decisionRejected, policy.RedirectURINotRegistered, cs[i])
-	}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			m.record(decisionRejected, policy.RedirectURINotRegistered, cs[i%len(cs)])
-			i++
-		}
-	})
-}
-
 func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	t.Helper()
 	var m dto.Metric
