@@ -257,31 +257,39 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP checks authorize requests and passes every other request on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if r.Method == http.MethodOptions {
-		return next.ServeHTTP(w, r)
+		return unchecked(w, r, next)
 	}
 	escaped := r.URL.EscapedPath()
-	endpoint, err := h.paths.Match(escaped)
-	if err == nil && !endpoint {
-		endpoint, err = h.paths.MatchHeaders(r.Header)
+	at, err := h.paths.Locate(escaped)
+	if err == nil && at != request.Endpoint {
+		var other request.Place
+		other, err = h.paths.LocateHeaders(r.Header)
+		at = max(at, other)
 	}
-	if err == nil && !endpoint {
-		endpoint, err = h.paths.MatchQueryRoute(escaped, r.URL.RawQuery)
+	if err == nil && at != request.Endpoint {
+		var other request.Place
+		other, err = h.paths.LocateQueryRoute(escaped, r.URL.RawQuery)
+		at = max(at, other)
 	}
 	// Elsewhere an authorize request is known by its query alone, and its
 	// body is the business of the endpoint it was sent to.
-	if err == nil && !endpoint && !request.RequestsCode(r.URL.RawQuery) {
-		return next.ServeHTTP(w, r)
+	if err == nil && at == request.Elsewhere && !request.RequestsCode(r.URL.RawQuery) {
+		return unchecked(w, r, next)
 	}
 	var ps request.Params
 	var d registry.Decision
 	if err != nil {
 		d.Reason = policy.MalformedRequest
 		d.Detail = "the request path cannot be normalized"
-	} else if d = h.decide(r, &ps, endpoint); (d.Reason == policy.MissingClientID || d.Reason == policy.MissingRedirectURI) &&
+	} else if d = h.decide(r, &ps, at == request.Endpoint); at == request.Below && d.Reason == policy.MissingClientID && !ps.Carries() {
+		// Below the endpoint, read in full, with no authorize parameter:
+		// one of the authorization server's own pages.
+		return unchecked(w, r, next)
+	} else if (d.Reason == policy.MissingClientID || d.Reason == policy.MissingRedirectURI) &&
 		r.Method != http.MethodGet && r.Method != http.MethodHead && ps.Submission(r.URL.RawQuery) {
 		// Read in full, it is a form the authorization server posts back
 		// to its endpoint, not an authorize request.
-		return next.ServeHTTP(w, r)
+		return unchecked(w, r, next)
 	}
 
 	decision := decisionAllowed
@@ -339,12 +347,26 @@ func (h *Handler) emit(decision string, d *registry.Decision) {
 	})
 }
 
+// unchecked passes on a request that the module does not decide, with its
+// placeholders set empty rather than left as literal text where an
+// operator uses them.
+func unchecked(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.redirect_uri_policy.decision", "")
+	repl.Set("http.redirect_uri_policy.reason", "")
+	repl.Set("http.redirect_uri_policy.client_id", "")
+	return next.ServeHTTP(w, r)
+}
+
 // decide reads the request's parameters and decides it. The body of a
 // request sent to an endpoint must be a form; elsewhere it is read only
-// for what upstreams there take parameters from.
+// for what upstreams there take parameters from. A rejection decided
+// before the client is looked up still names the client, when the
+// request carries a registered client_id.
 func (h *Handler) decide(r *http.Request, ps *request.Params, endpoint bool) registry.Decision {
+	snapshot := h.loader.Snapshot()
 	reject := func(reason policy.Reason, detail string) registry.Decision {
-		return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}}
+		return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}, Client: snapshot.Client(ps.ClientID)}
 	}
 	if reason := ps.Scan(r.URL.RawQuery); reason != "" {
 		return reject(reason, "the query string cannot be read unambiguously")
@@ -365,7 +387,7 @@ func (h *Handler) decide(r *http.Request, ps *request.Params, endpoint bool) reg
 	if reason := ps.Reason(); reason != "" {
 		return reject(reason, reason.Description())
 	}
-	return h.loader.Snapshot().Decide(ps.ClientID, ps.RedirectURI)
+	return snapshot.Decide(ps.ClientID, ps.RedirectURI)
 }
 
 func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d *registry.Decision, ps *request.Params) {

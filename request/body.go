@@ -3,11 +3,16 @@ package request
 import (
 	"bytes"
 	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 )
@@ -165,4 +170,253 @@ func checkFormHeaders(h http.Header) (policy.Reason, string) {
 type readCloser struct {
 	io.Reader
 	io.Closer
+}
+
+// scanJSON reads the top-level keys of a JSON object body as parameters,
+// after a leading byte order mark (which body-parser skips), every copy
+// counted up to the first duplicate of ours, which decides the request. It
+// reports whether the body reads unambiguously: one that is not JSON, or
+// that has more than MaxFields keys, does not. A JSON value other than an
+// object has no keys to read. One pass validates the body, one walks its
+// top level: the cost is linear in the size of the body, whatever its
+// shape (many keys, deep nesting).
+func (p *Params) scanJSON(body []byte) bool {
+	body = bytes.TrimPrefix(body, []byte("\uFEFF"))
+	if !json.Valid(body) {
+		return false
+	}
+	i := skipJSONSpace(body, 0)
+	if body[i] != '{' {
+		return true
+	}
+	for keys := 0; ; keys++ {
+		i = skipJSONSpace(body, i+1) // after "{" or ","
+		if body[i] == '}' {
+			return true
+		}
+		if keys == MaxFields {
+			return false
+		}
+		end := jsonValueEnd(body, i)
+		key := body[i+1 : end-1]
+		i = skipJSONSpace(body, skipJSONSpace(body, end)+1) // after ":"
+		end = jsonValueEnd(body, i)
+		p.jsonField(key, body[i:end])
+		if p.nClientID > 1 || p.nRedirectURI > 1 {
+			return true
+		}
+		if i = skipJSONSpace(body, end); body[i] == '}' {
+			return true
+		}
+	}
+}
+
+// jsonField reads one top-level member of a JSON object: its key, still
+// quoted as in the body, and its value as written.
+func (p *Params) jsonField(key, value []byte) {
+	var buf [32]byte
+	if bytes.IndexByte(key, '\\') >= 0 {
+		key = appendJSONUnquote(buf[:0], key)
+	}
+	if !p.ourNames && mayHoldName(string(key), "re") && holdsOurs(string(key)) {
+		p.ourNames = true
+	}
+	if len(key) == 0 || !mayName[key[0]] {
+		return
+	}
+	if dst := p.slot(string(key)); dst != nil {
+		if value[0] == '"' {
+			*dst = string(appendJSONUnquote(nil, value[1:len(value)-1]))
+		} else {
+			*dst = string(value)
+		}
+	}
+}
+
+// skipJSONSpace returns the index of the first byte of b from i on that is
+// not JSON white space.
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// jsonValueEnd returns the index after the JSON value that starts at i of
+// the valid JSON text b.
+func jsonValueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for j := i + 1; ; j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+	case '{', '[':
+		depth := 0
+		for j := i; ; j++ {
+			switch b[j] {
+			case '"':
+				j = jsonValueEnd(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
+	}
+	return j
+}
+
+// appendJSONUnquote appends to dst the contents s of a valid JSON string
+// decoded as encoding/json decodes it: a lone surrogate is U+FFFD.
+func appendJSONUnquote(dst, s []byte) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			dst = append(dst, s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := rune(hex4(s[i+1:]))
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2 := unicode.ReplacementChar
+				if i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+					r2 = rune(hex4(s[i+3:]))
+				}
+				if r = utf16.DecodeRune(r, r2); r != unicode.ReplacementChar {
+					i += 6
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+		default: // '"', '\\', '/'
+			dst = append(dst, s[i])
+		}
+	}
+	return dst
+}
+
+// hex4 returns the value of the four hex digits at the start of s.
+func hex4(s []byte) int {
+	return int(unhex(s[0]))<<12 | int(unhex(s[1]))<<8 | int(unhex(s[2]))<<4 | int(unhex(s[3]))
+}
+
+// Bounds of a multipart body: a form field's part has one or two header
+// lines, and an authorize request a few fields.
+const (
+	maxParts             = 100
+	maxPartHeaders       = 8
+	maxDispositionParams = 4
+)
+
+// scanMultipart reads the fields of a multipart form body as parameters.
+// It reports whether the body reads unambiguously: parsers differ on a
+// part Go's reader stops at, a field named twice (name and name*), and
+// parts after the closing delimiter, so any of those is a failure. So is
+// a body of more than maxParts parts, a disposition of more than
+// maxDispositionParams parameters, or a part with more than
+// maxPartHeaders header lines, counted before any part is parsed: the
+// cost of parsing is then bounded by the size of the body.
+func (p *Params) scanMultipart(body []byte, boundary string) bool {
+	closing := []byte("--" + boundary + "--")
+	i := bytes.LastIndex(body, closing)
+	if boundary == "" || i < 0 || len(bytes.TrimSpace(body[i+len(closing):])) != 0 ||
+		!boundedParts(body, closing[:len(closing)-2]) {
+		return false
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		if cd := part.Header.Get("Content-Disposition"); cd != "" {
+			// A field's disposition has a name and perhaps a filename:
+			// more parameters only cost parsing.
+			if strings.Count(cd, ";") > maxDispositionParams {
+				return false
+			}
+			if _, _, err := mime.ParseMediaType(cd); err != nil || containsFold(cd, "name*") {
+				return false
+			}
+		}
+		name := part.FormName()
+		if !p.ourNames && holdsOurs(name) {
+			p.ourNames = true
+		}
+		if dst := p.slot(name); dst != nil {
+			value, err := io.ReadAll(part)
+			if err != nil {
+				return false
+			}
+			*dst = string(value)
+			if p.nClientID > 1 || p.nRedirectURI > 1 {
+				return true
+			}
+		}
+	}
+}
+
+// boundedParts reports whether body has at most maxParts delimiters at the
+// start of a line, each followed by at most maxPartHeaders header lines.
+// Each line is read at most once.
+func boundedParts(body, delimiter []byte) bool {
+	nl := append([]byte("\n"), delimiter...)
+	at := -1 // a delimiter at the start of a line
+	if bytes.HasPrefix(body, delimiter) {
+		at = 0
+	} else if j := bytes.Index(body, nl); j >= 0 {
+		at = j + 1
+	}
+	for parts := 0; at >= 0; parts++ {
+		if parts == maxParts {
+			return false
+		}
+		// The rest of the delimiter line, then header lines up to a blank
+		// one.
+		k := at + len(delimiter)
+		for n := 0; ; n++ {
+			e := bytes.IndexByte(body[k:], '\n')
+			if e < 0 {
+				return true
+			}
+			line := body[k : k+e]
+			k += e + 1
+			if n > 0 && len(bytes.TrimSuffix(line, []byte("\r"))) == 0 {
+				break
+			}
+			if n > maxPartHeaders {
+				return false
+			}
+		}
+		at = -1
+		if j := bytes.Index(body[k-1:], nl); j >= 0 {
+			at = k + j
+		}
+	}
+	return true
 }

@@ -7,10 +7,6 @@ package request
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
-	"mime"
-	"mime/multipart"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -26,17 +22,35 @@ type Params struct {
 	requestObject           bool
 	responseType            bool
 	form                    string // the form body, as read
-	cookieNames             bool   // a cookie name holds "redirect" or "response"
+	ourNames                bool   // a cookie, JSON or multipart name holds one of ours (holdsOurs)
+	pairs                   int    // pairs read by Scan
+}
+
+// MaxFields is the most pairs of a query and a form together, or top-level
+// keys of a JSON body, or parts of a multipart body, that a request may
+// carry. PHP reads only the first 1000 (max_input_vars), so a request with
+// more is read differently by different upstreams; the bound also keeps
+// the cost of reading a hostile body near that of a plain one.
+const MaxFields = 1000
+
+// Carries reports whether the request carries any authorize parameter
+// (client_id, redirect_uri, response_type, request, request_uri, in any
+// spelling read as ours), in whatever was read into p.
+func (p *Params) Carries() bool {
+	return p.nClientID > 0 || p.nRedirectURI > 0 || p.responseType || p.requestObject
 }
 
 // Scan reads the pairs of a query string or form body. It returns
 // MalformedRequest for what the upstream might split or decode differently:
-// a ";" separator or a bad escape.
+// a ";" separator, a bad escape, or more than MaxFields pairs in all.
 func (p *Params) Scan(raw string) policy.Reason {
 	if strings.IndexByte(raw, ';') >= 0 {
 		return policy.MalformedRequest
 	}
 	for raw != "" {
+		if p.pairs++; p.pairs > MaxFields {
+			return policy.MalformedRequest
+		}
 		pair := raw
 		if i := strings.IndexByte(raw, '&'); i >= 0 {
 			pair, raw = raw[:i], raw[i+1:]
@@ -59,9 +73,16 @@ func (p *Params) Scan(raw string) policy.Reason {
 		if i := strings.IndexByte(pair, '='); i >= 0 {
 			rawName, rawValue = pair[:i], pair[i+1:]
 		}
-		name, ok := queryUnescape(rawName)
-		if !ok {
-			return policy.MalformedRequest
+		name := rawName
+		if indexEscape(rawName) >= 0 {
+			// Decoded on the stack: a hostile query of thousands of
+			// escaped names must not cost an allocation each.
+			var buf [32]byte
+			b, ok := appendQueryUnescape(buf[:0], rawName)
+			if !ok {
+				return policy.MalformedRequest
+			}
+			name = string(b)
 		}
 		dst := p.slot(name)
 		if dst == nil {
@@ -108,20 +129,46 @@ func (p *Params) slot(name string) *string {
 // request but a form the authorization server posts back to its endpoint
 // (a consent decision, as Spring Authorization Server, Spring Security
 // OAuth and Laravel Passport send), which takes the redirect URI checked at
-// the authorize request from the server's session. Nor may its query or
-// form hold "redirect" or "response" in any spelling (or an escape): a
-// framework binding prefixed names (ASP.NET's req.redirect_uri) would read
-// an authorize request there that nameIs does not.
+// the authorize request from the server's session. Nor may any parameter
+// name, decoded, hold one of ours (holdsOurs): a framework binding
+// prefixed or nested names (ASP.NET's req.redirect_uri, x[redirect_uri])
+// would read an authorize request there that nameIs does not. Values do
+// not matter: a state ending in an escaped "=" is a consent form's.
 func (p *Params) Submission(rawQuery string) bool {
-	if p.responseType || p.nRedirectURI > 0 || p.requestObject || p.cookieNames {
+	if p.responseType || p.nRedirectURI > 0 || p.requestObject || p.ourNames {
 		return false
 	}
 	for _, raw := range []string{rawQuery, p.form} {
-		if mayHoldName(raw, "redirect") || mayHoldName(raw, "response") {
-			return false
+		for raw != "" {
+			var pair string
+			pair, raw, _ = strings.Cut(raw, "&")
+			rawName, _, _ := strings.Cut(pair, "=")
+			if holdsOurs(lenientUnescape(rawName)) {
+				return false
+			}
 		}
 	}
 	return true
+}
+
+// holdsOurs reports whether a decoded parameter name, its letters folded as
+// nameIs folds them, contains "redirect", "response" or "request", or still
+// holds an escape (a name encoded twice): a name that some framework may
+// read as one of ours, or bind into one.
+func holdsOurs(name string) bool {
+	var buf [64]byte
+	f := foldInPlace(append(buf[:0], name...))
+	for _, sub := range []string{"redirect", "response", "request"} {
+		if bytes.Contains(f, []byte(sub)) {
+			return true
+		}
+	}
+	for i := 0; i+2 < len(f); i++ {
+		if f[i] == '%' && isHex(f[i+1]) && isHex(f[i+2]) {
+			return true
+		}
+	}
+	return false
 }
 
 // ScanCookies reads the request's cookies as more parameters, as upstreams
@@ -132,7 +179,7 @@ func (p *Params) Submission(rawQuery string) bool {
 // second copy. Names and values are decoded as PHP's urldecode does, and
 // names trimmed of white space as ASP.NET's String.Trim does (Unicode's,
 // and the no-break space and next line of Latin-1). A cookie whose name
-// holds "redirect" or "response" also rules out a consent form.
+// holds one of ours (holdsOurs) also rules out a consent form.
 func (p *Params) ScanCookies(lines []string) {
 	for _, line := range lines {
 		for line != "" {
@@ -145,85 +192,17 @@ func (p *Params) ScanCookies(lines []string) {
 			if c[0] >= utf8.RuneSelf {
 				c = strings.TrimLeftFunc(c, isCookieSpace)
 			}
-			if c == "" || !mayName[c[0]] && !mayHoldName(c, "redirect") && !mayHoldName(c, "response") {
+			if c == "" || !mayName[c[0]] && !mayHoldName(c, "redirect") && !mayHoldName(c, "response") && !mayHoldName(c, "request") {
 				continue
 			}
 			rawName, rawValue, _ := strings.Cut(c, "=")
 			name := strings.TrimFunc(lenientUnescape(rawName), isCookieSpace)
-			if containsFold(name, "redirect") || containsFold(name, "response") {
-				p.cookieNames = true
+			if holdsOurs(name) {
+				p.ourNames = true
 			}
 			if dst := p.slot(name); dst != nil {
 				*dst = lenientUnescape(rawValue)
 			}
-		}
-	}
-}
-
-// scanJSON reads the top-level keys of a JSON object body as parameters,
-// every copy counted, after a leading byte order mark (which body-parser
-// skips). It reports whether the body is JSON at all: one that is not
-// cannot be read unambiguously. A JSON value other than an object has no
-// keys to read.
-func (p *Params) scanJSON(body []byte) bool {
-	body = bytes.TrimPrefix(body, []byte("\uFEFF"))
-	if !json.Valid(body) {
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return err == nil
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		key, ok := tok.(string)
-		var value json.RawMessage
-		if err != nil || !ok || dec.Decode(&value) != nil {
-			return false
-		}
-		if dst := p.slot(key); dst != nil {
-			// Into a string of its own: dst points into p, which would
-			// then escape to the heap on every request.
-			var v string
-			if json.Unmarshal(value, &v) != nil {
-				v = string(value)
-			}
-			*dst = v
-		}
-	}
-	return true
-}
-
-// scanMultipart reads the fields of a multipart form body as parameters.
-// It reports whether the body reads unambiguously: parsers differ on a
-// part Go's reader stops at, a field named twice (name and name*), and
-// parts after the closing delimiter, so any of those is a failure.
-func (p *Params) scanMultipart(body []byte, boundary string) bool {
-	closing := []byte("--" + boundary + "--")
-	i := bytes.LastIndex(body, closing)
-	if boundary == "" || i < 0 || len(bytes.TrimSpace(body[i+len(closing):])) != 0 {
-		return false
-	}
-	mr := multipart.NewReader(bytes.NewReader(body), boundary)
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			return true
-		}
-		if err != nil {
-			return false
-		}
-		if cd := part.Header.Get("Content-Disposition"); cd != "" {
-			if _, _, err := mime.ParseMediaType(cd); err != nil || strings.Contains(strings.ToLower(cd), "name*") {
-				return false
-			}
-		}
-		if dst := p.slot(part.FormName()); dst != nil {
-			value, err := io.ReadAll(part)
-			if err != nil {
-				return false
-			}
-			*dst = string(value)
 		}
 	}
 }
@@ -347,6 +326,24 @@ func queryUnescape(s string) (string, bool) {
 			return b.String(), true
 		}
 	}
+}
+
+// appendQueryUnescape appends s to dst decoded as queryUnescape decodes it.
+func appendQueryUnescape(dst []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			dst = append(dst, ' ')
+		case c != '%':
+			dst = append(dst, c)
+		case i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]):
+			return nil, false
+		default:
+			dst = append(dst, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		}
+	}
+	return dst, true
 }
 
 // indexEscape returns the index of the first "%" or "+" in s, or -1.

@@ -335,11 +335,24 @@ func TestCheckFormHeaders(t *testing.T) {
 	}
 }
 
-// TestScanLongQuery: a long query with many pairs is read in full.
+// TestScanLongQuery: a query of MaxFields pairs is read in full; one more
+// is refused, as PHP would read only the first MaxFields.
 func TestScanLongQuery(t *testing.T) {
-	raw := strings.Repeat("x=1&", 10000) + "client_id=a&redirect_uri=x"
+	raw := strings.Repeat("x=1&", MaxFields-2) + "client_id=a&redirect_uri=x"
 	var p Params
 	checkScan(t, "long query", &p, p.Scan(raw), scanWant{"a", "x", 1, 1, false, "", ""})
+	var q Params
+	if r := q.Scan("x=1&" + raw); r != policy.MalformedRequest {
+		t.Errorf("query of %d pairs: Scan = %q; want %q", MaxFields+1, r, policy.MalformedRequest)
+	}
+	// Query and form together.
+	var f Params
+	if r := f.Scan(raw); r != "" {
+		t.Fatalf("query: %q", r)
+	}
+	if r := f.Scan("state=x"); r != policy.MalformedRequest {
+		t.Errorf("query and form of %d pairs: Scan = %q; want %q", MaxFields+1, r, policy.MalformedRequest)
+	}
 }
 
 // escapeCorpus holds strings that url.QueryUnescape decodes or rejects.
@@ -519,6 +532,7 @@ func FuzzParamsScan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		var got, want Params
 		gotReason, wantReason := got.Scan(raw), scanReference(&want, raw)
+		got.pairs = 0 // the reference has no bound, and fuzzed queries are short
 		if gotReason != wantReason || got != want {
 			t.Fatalf("scan(%q) = %q, %+v; reference %q, %+v", raw, gotReason, got, wantReason, want)
 		}
@@ -611,7 +625,20 @@ func TestParamsSubmission(t *testing.T) {
 		{"request_uri=urn%3Ax", "client_id=a", false},
 		{"", "req.redirect_uri=x", false},
 		{"x.RESPONSE_type=code", "client_id=a", false},
-		{"", "state=a%3Db", false}, // an escape may hide either
+		// Values do not matter: Spring Authorization Server's state ends
+		// in an escaped "=", Laravel Passport's form is all escapes.
+		{"", "state=a%3Db", true},
+		{"", "client_id=C&state=8aN3rL3fY1h4XpAeQP1Fbzna_kXSc5yMLN8uG7Udb-I%3D&scope=openid&scope=profile", true},
+		{"", "_token=a%2Bb%2F&state=%C3%A9%3D&client_id=3&auth_token=x%2Fy", true},
+		{"", "state=%72edirect_uri", true},
+		// Names do: any that a framework may read or bind as one of ours.
+		{"", "client_id=a&x[redirect_uri]=x", false},
+		{"", "client_id=a&x%5Bredirect_uri%5D=x", false},
+		{"", "client_id=a&r%2565direct_uri=x", false}, // encoded twice
+		{"", "client_id=a&%72esponse.mode=x", false},
+		{"", "client_id=a&\uff52\uff45direct=x", false},
+		{"", "client_id=a&ctx.Request=x", false},
+		{"", "client_id=a&Redirect=x", false},
 	} {
 		var p Params
 		p.Scan(tc.query)

@@ -77,35 +77,52 @@ func containsFold(s, sub string) bool {
 	return false
 }
 
-// Match reports whether the escaped request path names an authorize path,
-// or an error when it cannot be normalized (which the caller rejects rather
-// than passes).
-func (s PathSet) Match(escaped string) (bool, error) {
+// Place is where a request path is with respect to the authorize paths.
+type Place int
+
+// The places of a path, in increasing order of what they name.
+const (
+	// Elsewhere names no authorize path.
+	Elsewhere Place = iota
+	// Below names a path under an authorize path (/oauth/authorize/x),
+	// which Express's app.use and Go's subtree patterns route to the
+	// authorize handler: the endpoint for a request that carries an
+	// authorize parameter.
+	Below
+	// Endpoint names an authorize path.
+	Endpoint
+)
+
+// Locate returns where the escaped request path is, or an error when it
+// cannot be normalized (which the caller rejects rather than passes).
+func (s PathSet) Locate(escaped string) (Place, error) {
 	// A canonical path is its own canonical form: the usual spelling needs
 	// no work.
 	for _, p := range s.paths {
 		if escaped == p {
-			return true, nil
+			return Endpoint, nil
 		}
 	}
 	if s.cannotName(escaped) {
-		return false, nil
+		return Elsewhere, nil
 	}
-	return s.matchReadings(escaped)
+	return s.locateReadings(escaped)
 }
 
-// matchReadings is match without its shortcuts.
-func (s PathSet) matchReadings(escaped string) (bool, error) {
-	if named, err := s.matchCanonical(escaped); named || err != nil {
-		return named, err
+// locateReadings is Locate without its shortcuts.
+func (s PathSet) locateReadings(escaped string) (Place, error) {
+	at, err := s.locateCanonical(escaped)
+	if at == Endpoint || err != nil {
+		return at, err
 	}
 	// URL parsers that follow the WHATWG rules (Node's
 	// new URL(req.url, base)) read a path that starts with two slashes as
 	// //host/path.
 	if rest, ok := cutAuthority(escaped); ok {
-		return s.matchCanonical(rest)
+		other, err := s.locateCanonical(rest)
+		return max(at, other), err
 	}
-	return false, nil
+	return at, nil
 }
 
 // cutAuthority returns what a WHATWG URL parser reads as the path of a
@@ -125,35 +142,36 @@ func cutAuthority(escaped string) (string, bool) {
 	return "/", true
 }
 
-// matchCanonical reads the path as canonicalPath does.
-func (s PathSet) matchCanonical(escaped string) (bool, error) {
+// locateCanonical reads the path as canonicalPath does.
+func (s PathSet) locateCanonical(escaped string) (Place, error) {
 	var buf [256]byte
 	c, lossy, err := canonicalPath(escaped, buf[:0])
 	if err != nil {
 		if !s.undecodableMayName(escaped) {
-			return false, nil
+			return Elsewhere, nil
 		}
-		return false, err
+		return Elsewhere, err
 	}
+	at := Elsewhere
 	if bytes.ContainsAny(c, "?#") {
 		// An encoded "?" or "#" that a proxy behind us decodes would end
 		// the path there and start a query of the attacker's: an
-		// authorize path followed by one, in any spelling, cannot be
-		// read unambiguously.
+		// authorize path (or one below it) followed by one, in any
+		// spelling, cannot be read unambiguously.
 		if s.namesBeforeQuery(escaped) {
-			return false, errBadPath
+			return Elsewhere, errBadPath
 		}
-	} else if s.names(c) {
-		return true, nil
+	} else if at = s.names(c); at == Endpoint {
+		return Endpoint, nil
 	}
 	if lossy && s.dotSegmentsHide(escaped) {
-		return false, errBadPath
+		return Elsewhere, errBadPath
 	}
-	return false, nil
+	return at, nil
 }
 
 // namesBeforeQuery reports whether the escaped path, decoded, names one of
-// s before its first "?" or "#".
+// s, or a path below one, before its first "?" or "#".
 func (s PathSet) namesBeforeQuery(escaped string) bool {
 	var buf [256]byte
 	p, err := foldedPath(escaped, buf[:0])
@@ -165,42 +183,45 @@ func (s PathSet) namesBeforeQuery(escaped string) bool {
 	}
 	var cbuf [256]byte
 	c, _, err := canonicalPath(string(p), cbuf[:0])
-	return err == nil && s.names(c)
+	return err == nil && s.names(c) != Elsewhere
 }
 
-// names reports whether the canonical path c is one of s, one of s with a
-// suffix such as ".json" (older Spring MVC routes /oauth/authorize.json to
-// /oauth/authorize), or one of those before or after a ".php" segment: PHP
-// runs /oauth/authorize.php/x as the script /oauth/authorize.php, and
-// Symfony and Laravel route /index.php/oauth/authorize as /oauth/authorize.
-func (s PathSet) names(c []byte) bool {
-	if s.namesRoute(c) {
-		return true
-	}
-	for rest := c; ; {
+// names returns where the canonical path c is: Endpoint when it is one of
+// s, one of s with a suffix such as ".json" (older Spring MVC routes
+// /oauth/authorize.json to /oauth/authorize), or one of those before or
+// after a ".php" segment (PHP runs /oauth/authorize.php/x as the script
+// /oauth/authorize.php, and Symfony and Laravel route
+// /index.php/oauth/authorize as /oauth/authorize); Below when one of those
+// is below one of s.
+func (s PathSet) names(c []byte) Place {
+	at := s.namesRoute(c)
+	for rest := c; at != Endpoint; {
 		i := bytes.Index(rest, []byte(".php/"))
 		if i < 0 {
-			return false
+			break
 		}
 		script := c[:len(c)-len(rest)+i+len(".php")]
 		rest = rest[i+len(".php"):]
-		if s.namesRoute(script) || s.namesRoute(rest) {
-			return true
-		}
+		at = max(at, s.namesRoute(script), s.namesRoute(rest))
 	}
+	return at
 }
 
-func (s PathSet) namesRoute(c []byte) bool {
+func (s PathSet) namesRoute(c []byte) Place {
+	at := Elsewhere
 	for _, p := range s.paths {
 		if string(c) == p {
-			return true
+			return Endpoint
 		}
 		if len(c) > len(p)+1 && string(c[:len(p)]) == p && c[len(p)] == '.' &&
 			strings.IndexByte(string(c[len(p):]), '/') < 0 {
-			return true
+			return Endpoint
+		}
+		if len(c) > len(p) && string(c[:len(p)]) == p && (p == "/" || c[len(p)] == '/') {
+			at = Below
 		}
 	}
-	return false
+	return at
 }
 
 // pathHeaders are the headers by which some frameworks take the request
@@ -208,9 +229,10 @@ func (s PathSet) namesRoute(c []byte) bool {
 // before 2018): a request carrying one may be routed by it.
 var pathHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
 
-// MatchHeaders reports whether a path header of h names an authorize path,
-// or an error when one cannot be normalized.
-func (s PathSet) MatchHeaders(h http.Header) (bool, error) {
+// LocateHeaders returns where the path headers of h are, the nearest to an
+// authorize path, or an error when one cannot be normalized.
+func (s PathSet) LocateHeaders(h http.Header) (Place, error) {
+	at := Elsewhere
 	for _, name := range pathHeaders {
 		for _, v := range h[name] {
 			if i := strings.Index(v, "://"); i >= 0 {
@@ -225,29 +247,31 @@ func (s PathSet) MatchHeaders(h http.Header) (bool, error) {
 			if i := strings.IndexAny(v, "?#"); i >= 0 {
 				v = v[:i]
 			}
-			if ok, err := s.Match(v); ok || err != nil {
-				return ok, err
+			here, err := s.Locate(v)
+			if at = max(at, here); at == Endpoint || err != nil {
+				return at, err
 			}
 		}
 	}
-	return false, nil
+	return at, nil
 }
 
-// MatchQueryRoute reports whether a request to the front page or a PHP
-// script is routed by its query string to an authorize path, as Drupal 7
-// (?q=oauth/authorize) and Yii (?r=oauth/authorize) route. A query that is
+// LocateQueryRoute returns where a request to the front page or a PHP
+// script is routed by its query string, as Drupal 7 (?q=oauth/authorize)
+// and Yii (?r=oauth/authorize) route. A query that is
 // itself a path (CodeIgniter's /?/oauth/authorize?client_id=...) is an
 // error: CodeIgniter then reads the parameters after its second "?" only,
 // which leaves them ambiguous.
-func (s PathSet) MatchQueryRoute(escaped, rawQuery string) (bool, error) {
+func (s PathSet) LocateQueryRoute(escaped, rawQuery string) (Place, error) {
+	at := Elsewhere
 	if rawQuery == "" || !(escaped == "/" || escaped == "" || hasSuffixFold(escaped, ".php")) ||
 		s.cannotName(rawQuery) {
-		return false, nil
+		return at, nil
 	}
 	if rawQuery[0] == '/' {
 		route, _, _ := strings.Cut(rawQuery, "?")
-		if ok, err := s.Match(route); ok || err != nil {
-			return false, errBadPath
+		if here, err := s.Locate(route); here != Elsewhere || err != nil {
+			return at, errBadPath
 		}
 	}
 	for raw := rawQuery; raw != ""; {
@@ -260,12 +284,13 @@ func (s PathSet) MatchQueryRoute(escaped, rawQuery string) (bool, error) {
 		// A route has no query of its own: /login.php?r=/oauth/authorize?...
 		// is a page to return to after signing in.
 		if value := lenientUnescape(rawValue); !strings.ContainsAny(value, "?#") {
-			if ok, err := s.Match(value); ok || err != nil {
-				return ok, err
+			here, err := s.Locate(value)
+			if at = max(at, here); at == Endpoint || err != nil {
+				return at, err
 			}
 		}
 	}
-	return false, nil
+	return at, nil
 }
 
 // hasSuffixFold reports whether s ends with the lowercase ASCII suffix in

@@ -148,7 +148,7 @@ func TestPathMatchSpellings(t *testing.T) {
 		// all at once
 		"//OAuth;a=b//.//x/%2E%2E/%2561UTHORIZE.json;c;/",
 	} {
-		ok, err := s.Match(p)
+		ok, err := s.endpoint(p)
 		if err != nil || !ok {
 			c, _, cerr := canonicalPath(p, nil)
 			t.Errorf("match(%q) = %v, %v; want true, nil (canonical %q, %v)", p, ok, err, c, cerr)
@@ -205,7 +205,7 @@ func TestPathNoMatch(t *testing.T) {
 		"%",
 		"/%%%",
 	} {
-		ok, err := s.Match(p)
+		ok, err := s.endpoint(p)
 		if err != nil || ok {
 			c, _, cerr := canonicalPath(p, nil)
 			t.Errorf("match(%q) = %v, %v; want false, nil (canonical %q, %v)", p, ok, err, c, cerr)
@@ -259,7 +259,7 @@ func TestPathCannotNormalize(t *testing.T) {
 		"/x%00%2F..%2Foauth/authorize",
 		"/x%2500/../oauth/authorize",
 	} {
-		ok, err := s.Match(p)
+		ok, err := s.endpoint(p)
 		if ok || !errors.Is(err, errBadPath) {
 			t.Errorf("match(%q) = %v, %v; want false, errBadPath", p, ok, err)
 		}
@@ -350,7 +350,7 @@ func TestPathSetCustom(t *testing.T) {
 		{"/o/auth/x", false},
 		{"/o", false},
 	} {
-		got, err := s.Match(tc.path)
+		got, err := s.endpoint(tc.path)
 		if err != nil || got != tc.want {
 			t.Errorf("match(%q) = %v, %v; want %v, nil", tc.path, got, err, tc.want)
 		}
@@ -370,7 +370,7 @@ func TestPathSetCustom(t *testing.T) {
 		{"/oauth/authorize", false},
 		{"/oauth/../authorize", true},
 	} {
-		got, err := s.Match(tc.path)
+		got, err := s.endpoint(tc.path)
 		if err != nil || got != tc.want {
 			t.Errorf("match(%q) = %v, %v; want %v, nil", tc.path, got, err, tc.want)
 		}
@@ -399,7 +399,7 @@ func TestPathSetErrors(t *testing.T) {
 	if err != nil || len(s.paths) != 0 {
 		t.Fatalf("NewPathSet(nil) = %v, %v; want empty, nil", s, err)
 	}
-	if ok, err := s.Match("/oauth/authorize"); ok || err != nil {
+	if ok, err := s.endpoint("/oauth/authorize"); ok || err != nil {
 		t.Errorf("empty set match = %v, %v; want false, nil", ok, err)
 	}
 }
@@ -408,7 +408,7 @@ func TestPathSetErrors(t *testing.T) {
 func TestPathMatchAllocs(t *testing.T) {
 	s := defaultPathSet(t)
 	for _, p := range []string{"/oauth/authorize", "/OAUTH/%2561uthorize;x/", "/static/app.js"} {
-		if n := testing.AllocsPerRun(100, func() { _, _ = s.Match(p) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { _, _ = s.endpoint(p) }); n != 0 {
 			t.Errorf("match(%q) allocates %v times; want 0", p, n)
 		}
 	}
@@ -436,12 +436,12 @@ func TestPathCannotNameSound(t *testing.T) {
 			cut := rng.IntN(len(p) + 1)
 			p = p[:cut] + []string{"/oauth/authorize", "/OAUTH//Authorize/.", "/custom/auth;x", "/x/../Oauth\\authorize.json"}[rng.IntN(4)] + p[cut:]
 		}
-		named1, err := s.matchReadings(p)
-		checked := named1 || err != nil
+		at, err := s.locateReadings(p)
+		checked := at != Elsewhere || err != nil
 		if s.cannotName(p) {
 			skipped++
 			if checked {
-				t.Fatalf("cannotName(%q) but matchReadings = %v, %v", p, named1, err)
+				t.Fatalf("cannotName(%q) but locateReadings = %v, %v", p, at, err)
 			}
 		}
 		if checked {
@@ -495,7 +495,7 @@ func TestPathMatchHeaders(t *testing.T) {
 		{http.Header{"X-Forwarded-Path": {"/oauth/authorize"}}, false, false},
 		{http.Header{"X-Original-Url": {"/oauth/authorize%zz"}}, false, true},
 	} {
-		got, err := s.MatchHeaders(tc.header)
+		got, err := s.endpointHeaders(tc.header)
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("matchHeaders(%v) = %v, %v; want %v, error %v", tc.header, got, err, tc.want, tc.err)
 		}
@@ -554,7 +554,7 @@ func TestPathUpstreamReadingsChecked(t *testing.T) {
 				continue
 			}
 			routed++
-			if got, err := s.Match(p); !got && err == nil {
+			if got, err := s.endpoint(p); !got && err == nil {
 				c, lossy, _ := canonicalPath(p, nil)
 				t.Fatalf("%q is %s after %d decoding(s) and path.Clean (0: read as //host/path), but match passes it (canonical %q, lossy %v)", p, r, decodes, c, lossy)
 			}
@@ -593,9 +593,29 @@ func TestPathMatchQueryRoute(t *testing.T) {
 		{"/login.php", "r=%2Foauth%2Fauthorize%3Fclient_id%3Da", false, false},
 		{"/", "q=/oauth/authorize%23x", false, false},
 	} {
-		got, err := s.MatchQueryRoute(tc.path, tc.query)
+		got, err := s.endpointQueryRoute(tc.path, tc.query)
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("matchQueryRoute(%q, %q) = %v, %v; want %v, error %v", tc.path, tc.query, got, err, tc.want, tc.err)
 		}
 	}
+}
+
+// endpoint reports whether Locate finds the escaped path an authorize path
+// itself.
+func (s PathSet) endpoint(escaped string) (bool, error) {
+	at, err := s.Locate(escaped)
+	return at == Endpoint, err
+}
+
+// endpointHeaders reports whether LocateHeaders finds an authorize path.
+func (s PathSet) endpointHeaders(h http.Header) (bool, error) {
+	at, err := s.LocateHeaders(h)
+	return at == Endpoint, err
+}
+
+// endpointQueryRoute reports whether LocateQueryRoute finds an authorize
+// path.
+func (s PathSet) endpointQueryRoute(escaped, rawQuery string) (bool, error) {
+	at, err := s.LocateQueryRoute(escaped, rawQuery)
+	return at == Endpoint, err
 }
