@@ -360,13 +360,10 @@ func unchecked(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) e
 
 // decide reads the request's parameters and decides it. The body of a
 // request sent to an endpoint must be a form; elsewhere it is read only
-// for what upstreams there take parameters from. A rejection decided
-// before the client is looked up still names the client, when the
-// request carries a registered client_id.
+// for what upstreams there take parameters from.
 func (h *Handler) decide(r *http.Request, ps *request.Params, endpoint bool) registry.Decision {
-	snapshot := h.loader.Snapshot()
 	reject := func(reason policy.Reason, detail string) registry.Decision {
-		return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}, Client: snapshot.Client(ps.ClientID)}
+		return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}}
 	}
 	if reason := ps.Scan(r.URL.RawQuery); reason != "" {
 		return reject(reason, "the query string cannot be read unambiguously")
@@ -387,13 +384,19 @@ func (h *Handler) decide(r *http.Request, ps *request.Params, endpoint bool) reg
 	if reason := ps.Reason(); reason != "" {
 		return reject(reason, reason.Description())
 	}
-	return snapshot.Decide(ps.ClientID, ps.RedirectURI)
+	return h.loader.Snapshot().Decide(ps.ClientID, ps.RedirectURI)
 }
 
 func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d *registry.Decision, ps *request.Params) {
+	client := d.Client
+	if client == nil && ps.ClientID != "" {
+		// Decided before the client was looked up (a duplicate, a request
+		// object): a registered client is still named.
+		client = h.loader.Snapshot().Client(ps.ClientID)
+	}
 	name := ""
-	if d.Client != nil {
-		name = d.Client.Name
+	if client != nil {
+		name = client.Name
 	}
 	requestID, _ := repl.GetString("http.request.uuid")
 	msg := "redirect URI rejected"

@@ -67,6 +67,16 @@ const upstreamReply = "upstream reached\n"
 
 func newUpstream(t *testing.T) *upstream {
 	t.Helper()
+	return newUpstreamWith(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, upstreamReply)
+	})
+}
+
+// newUpstreamWith is newUpstream answering with reply, which may read the
+// request's body again.
+func newUpstreamWith(t *testing.T, reply http.HandlerFunc) *upstream {
+	t.Helper()
 	u := &upstream{}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
@@ -86,8 +96,8 @@ func newUpstream(t *testing.T) *upstream {
 		})
 		u.mu.Unlock()
 		w.Header().Set("X-Upstream", "yes")
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, upstreamReply)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		reply(w, r)
 	}))
 	t.Cleanup(u.srv.Close)
 	return u

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -158,6 +159,9 @@ func (r *variantResult) shown() string {
 		return r.request()
 	}
 	if r.Class == ClassPathSpelling {
+		if r.Body != "" || !strings.Contains(r.Query, "response_type") {
+			return r.request()
+		}
 		return r.Path + " " + r.URI
 	}
 	return r.URI

@@ -207,20 +207,27 @@ http://127.0.0.1:%d {
 	}
 
 	// A policy set to check another path still checks every request that
-	// carries response_type and redirect_uri: nothing gets through. The
-	// one difference is a dot-dot path, which mentions that path's last
-	// segment (authorize) and is rejected as ambiguous.
+	// carries response_type and redirect_uri in its query. The differences
+	// are a dot-dot path, which mentions that path's last segment
+	// (authorize) and is rejected as ambiguous, and the requests below
+	// /oauth/authorize that split their parameters between query and body
+	// or leave out response_type: only a policy that knows the endpoint
+	// checks those.
 	r = runCLI(t, append(attack, site(otherPath), "--client", "APP-FULL")...)
-	expect(t, r, 1, "DIFFERENCES: 1 answer differs")
+	expect(t, r, 1, "DIFFERENCES: 5 answers differ")
 	expectRow(t, r, "APP-FULL", "path-spelling", "rejected: redirect_uri_not_registered", "rejected: malformed_request (400)",
 		"GET /oauth/x/../authorize?")
-	if strings.Contains(r.stdout, "forwarded (") {
-		t.Errorf("a request got through the policy set to check another path:\n%s", r.stdout)
+	for _, req := range []string{"GET /oauth/authorize/x?client_id=APP-FULL&redirect_uri=", "POST /oauth/authorize/x?client_id=APP-FULL&state=s&redirect_uri=",
+		"POST /oauth/authorize/x?response_type=code&client_id=APP-FULL body redirect_uri=", "GET /OAUTH/AUTHORIZE//x/?client_id=APP-FULL&redirect_uri="} {
+		expectRow(t, r, "APP-FULL", "path-spelling", "rejected: redirect_uri_not_registered", "forwarded (200)", req)
+	}
+	if strings.Count(r.stdout, "forwarded (") != 4 {
+		t.Errorf("a request with both parameters in its query got through the policy set to check another path:\n%s", r.stdout)
 	}
 
 	// The same run as operators do it, from the binary.
 	r = runBinary(t, append([]string{CommandName}, append(attack, site(good), "--client", "APP-HOST")...)...)
 	expect(t, r, 0, "0 differences")
 	r = runBinary(t, append([]string{CommandName}, append(attack, site(routed), "--client", "APP-HOST", "--format", "json")...)...)
-	expect(t, r, 1, `"differences": 3`, `"difference": "the proxy let it through (status 200) but the registry rejects it (redirect_uri_not_registered)"`)
+	expect(t, r, 1, `"differences": 8`, `"difference": "the proxy let it through (status 200) but the registry rejects it (redirect_uri_not_registered)"`)
 }

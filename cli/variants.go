@@ -31,7 +31,7 @@ const (
 	ClassTrailingDot      = "trailing-dot"      // app.example.
 	ClassCase             = "case"              // letter case of scheme, host and path
 	ClassRequest          = "request"           // request-level: repeated and case-variant parameters, request objects
-	ClassPathSpelling     = "path-spelling"     // the authorize path spelled otherwise (online only)
+	ClassPathSpelling     = "path-spelling"     // the authorize path spelled otherwise, or a path below it (online only)
 )
 
 // Classes lists every class in the order variants are generated.
@@ -478,6 +478,31 @@ func (g *generator) pathSpellings(baseRaw, evil string) {
 			continue
 		}
 		g.add(Variant{Class: ClassPathSpelling, Name: "authorize path with a " + s.name, Base: baseRaw, URI: evil, Path: s.path, Expect: s.expect})
+	}
+	g.belowPath(baseRaw, evil)
+}
+
+// belowPath sends the attacker's URI to a path below the authorize path,
+// which Express's app.use and Go's subtree patterns route to the authorize
+// handler, with the parameters split between the query and a form body
+// that such a handler reads first (body.redirect_uri || query.redirect_uri),
+// or without response_type, which some servers default.
+func (g *generator) belowPath(baseRaw, evil string) {
+	below := strings.TrimSuffix(g.path, "/") + "/x"
+	id := "client_id=" + url.QueryEscape(g.clientID)
+	evilQ := "redirect_uri=" + url.QueryEscape(evil)
+	for _, b := range []struct{ name, path, query, body string }{
+		{"authorize request below the authorize path", below, authorizeQuery(g.clientID, evil), ""},
+		{"request below the authorize path without response_type", below, id + "&" + evilQ, ""},
+		{"request below the authorize path, response_type in a form body", below, id + "&state=s&" + evilQ, "response_type=code"},
+		{"request below the authorize path, redirect_uri in a form body", below, "response_type=code&" + id, evilQ},
+		{"request below the authorize path in another spelling", strings.ToUpper(g.path) + "//x/", id + "&" + evilQ, ""},
+	} {
+		v := Variant{Class: ClassPathSpelling, Name: b.name, Base: baseRaw, URI: evil, Path: b.path, RawQuery: b.query, Body: b.body}
+		if b.body != "" {
+			v.Method = "POST"
+		}
+		g.add(v)
 	}
 }
 

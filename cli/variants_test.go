@@ -120,8 +120,8 @@ func TestVariantsPure(t *testing.T) {
 		if v.Method != "GET" && v.Method != "POST" || (v.Method == "POST") != (v.Body != "") {
 			t.Errorf("%s: method %s with body %q", v.Name, v.Method, v.Body)
 		}
-		if v.RequestLevel() {
-			continue
+		if v.RequestLevel() || strings.HasPrefix(v.Name, "request below") {
+			continue // the split shapes: TestVariantsBelowPath
 		}
 		// A URI variant is an ordinary authorize request for its URI.
 		if v.RawQuery != "response_type=code&client_id=APP+1%262&redirect_uri="+url.QueryEscape(v.URI) {
@@ -308,5 +308,30 @@ func TestVariantsLookAlikeForms(t *testing.T) {
 		if !slices.Contains(uris, want) {
 			t.Errorf("no variant %s", want)
 		}
+	}
+}
+
+// TestVariantsBelowPath: online, the attacker's URI goes below the
+// authorize path too, with the parameters split between query and body.
+func TestVariantsBelowPath(t *testing.T) {
+	evil := url.QueryEscape("https://evil.example/cb")
+	want := map[string]bool{
+		"GET /oauth/authorize/x?response_type=code&client_id=APP-1&redirect_uri=" + evil + " ":         true,
+		"GET /oauth/authorize/x?client_id=APP-1&redirect_uri=" + evil + " ":                            true,
+		"POST /oauth/authorize/x?client_id=APP-1&state=s&redirect_uri=" + evil + " response_type=code": true,
+		"POST /oauth/authorize/x?response_type=code&client_id=APP-1 redirect_uri=" + evil:              true,
+		"GET /OAUTH/AUTHORIZE//x/?client_id=APP-1&redirect_uri=" + evil + " ":                          true,
+	}
+	for _, v := range Variants("APP-1", []string{"https://app.example.com/cb"}, VariantOptions{PathSpellings: true}) {
+		key := v.Method + " " + v.Path + "?" + v.RawQuery + " " + v.Body
+		if want[key] {
+			if v.Class != ClassPathSpelling || v.URI != "https://evil.example/cb" || v.RequestLevel() {
+				t.Errorf("%s: class %s URI %s expect %q", key, v.Class, v.URI, v.Expect)
+			}
+			delete(want, key)
+		}
+	}
+	for key := range want {
+		t.Errorf("no variant %s", key)
 	}
 }
