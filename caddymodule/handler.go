@@ -319,7 +319,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		clientID = client.ID
 	}
 	repl.Set("http.redirect_uri_policy.client_id", clientID)
-	h.log(r, repl, decision, &d, &ps)
+	h.log(r, repl, decision, &d, client, &ps)
 	h.emit(decision, &d)
 	if decision == decisionReported {
 		return next.ServeHTTP(w, r)
@@ -387,13 +387,10 @@ func (h *Handler) decide(r *http.Request, ps *request.Params, endpoint bool) reg
 	return h.loader.Snapshot().Decide(ps.ClientID, ps.RedirectURI)
 }
 
-func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d *registry.Decision, ps *request.Params) {
-	client := d.Client
-	if client == nil && ps.ClientID != "" {
-		// Decided before the client was looked up (a duplicate, a request
-		// object): a registered client is still named.
-		client = h.loader.Snapshot().Client(ps.ClientID)
-	}
+// log writes the line of a rejected or reported request, naming client, the
+// registered client of the request if any (also when the decision came
+// before the client was looked up: a duplicate, a request object).
+func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d *registry.Decision, client *registry.Client, ps *request.Params) {
 	name := ""
 	if client != nil {
 		name = client.Name

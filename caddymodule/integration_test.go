@@ -357,6 +357,9 @@ func TestIntegrationPlaceholders(t *testing.T) {
 		{authorize("APP-PH", "https://evil.example/cb"), "rejected", "redirect_uri_not_registered", "APP-PH"},
 		// The request's own text never: it may hold anything.
 		{authorize("APP-NOBODY", "https://evil.example/cb"), "rejected", "unknown_client", ""},
+		// Requests the module does not check: empty, not literal text.
+		{"/static/app.js", "", "", ""},
+		{"/oauth/authorize/interaction/Zx81", "", "", ""},
 	} {
 		res := get(t, s.addr(), c.target)
 		got := [3]string{res.Header.Get("X-Policy-Decision"), res.Header.Get("X-Policy-Reason"), res.Header.Get("X-Policy-Client")}
@@ -384,12 +387,14 @@ func TestIntegrationLogs(t *testing.T) {
 	get(t, enforce.addr(), authorize("APP-LOG", "https://app.example/cb"))
 	get(t, enforce.addr(), authorize("APP-LOG", longURI), [2]string{"X-Forwarded-For", "203.0.113.9"})
 	get(t, report.addr(), authorize("APP-LOG-UNKNOWN", "https://evil.example/cb"))
+	// Decided before the client is looked up, yet the client is named.
+	get(t, enforce.addr(), authorize("APP-LOG", "https://app.example/cb")+"&Redirect.URI=x")
 
 	type line struct {
 		Logger, Msg, Policy, Decision, Reason, ClientID, ClientName, RedirectURI, ClientIP, RequestID string
 	}
 	var lines []line
-	waitFor(t, "two log lines", reloadWait, func() bool {
+	waitFor(t, "three log lines", reloadWait, func() bool {
 		data, _ := os.ReadFile(logFile)
 		lines = nil
 		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
@@ -401,13 +406,16 @@ func TestIntegrationLogs(t *testing.T) {
 			lines = append(lines, line{str("logger"), str("msg"), str("policy"), str("decision"), str("reason"),
 				str("client_id"), str("client_name"), str("redirect_uri"), str("client_ip"), str("request_id")})
 		}
-		return len(lines) >= 2
+		return len(lines) >= 3
 	})
-	time.Sleep(200 * time.Millisecond) // no third line is coming
-	if len(lines) != 2 {
-		t.Fatalf("%d decision log lines, want 2: %+v", len(lines), lines)
+	time.Sleep(200 * time.Millisecond) // no fourth line is coming
+	if len(lines) != 3 {
+		t.Fatalf("%d decision log lines, want 3: %+v", len(lines), lines)
 	}
-	rej, rep := lines[0], lines[1]
+	rej, rep, dup := lines[0], lines[1], lines[2]
+	if dup.Decision != "rejected" || dup.Reason != "duplicate_parameter" || dup.ClientID != "APP-LOG" || dup.ClientName != "Logged Library" {
+		t.Errorf("duplicate's log line %+v: want the client named", dup)
+	}
 	if rej.Decision != "rejected" || rej.Reason != "redirect_uri_not_registered" || rej.ClientID != "APP-LOG" ||
 		rej.ClientName != "Logged Library" || rej.Policy != "itlog" || !strings.HasPrefix(longURI, strings.TrimSuffix(rej.RedirectURI, "…")) ||
 		len(rej.RedirectURI) >= len(longURI) || rej.ClientIP != "203.0.113.9" || rej.RequestID == "" {
