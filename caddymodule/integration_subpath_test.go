@@ -239,7 +239,9 @@ func TestIntegrationBodyCost(t *testing.T) {
 		plain, hostile []byte
 	}{
 		{"application/json", fill(`{"state":"`, "a", `"}`), fill(`{`, `"a":1,`, `"a":1}`)},
+		{"multipart/form-data; boundary=B", fill(part("state", ""), "a", "\r\n--B--\r\n"), fill("", part("a", "1"), "--B--\r\n")},
 		{"multipart/form-data; boundary=B", fill(part("state", ""), "a", "\r\n--B--\r\n"), []byte(strings.Repeat(part("a", strings.Repeat("1", 560)), 99) + "--B--\r\n")},
+		{formType, fill("state=", "a", ""), fill("", "r%41=1&", "")},
 		{formType, fill("state=", "a", ""), []byte(strings.Repeat("r%41=1&", 996) + string(fill("state=", "a", "")[7*996:]))},
 	} {
 		plain, hostile := cost(k.contentType, k.plain), cost(k.contentType, k.hostile)

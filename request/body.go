@@ -325,8 +325,9 @@ func hex4(s []byte) int {
 // Bounds of a multipart body: a form field's part has one or two header
 // lines, and an authorize request a few fields.
 const (
-	maxParts             = 100
+	maxParts             = 32
 	maxPartHeaders       = 8
+	maxPartHeaderLine    = 1024
 	maxDispositionParams = 4
 )
 
@@ -335,7 +336,8 @@ const (
 // part Go's reader stops at, a field named twice (name and name*), and
 // parts after the closing delimiter, so any of those is a failure. So is
 // a body of more than maxParts parts, a disposition of more than
-// maxDispositionParams parameters, or a part with more than
+// maxDispositionParams parameters, or a part with a header line longer
+// than maxPartHeaderLine or with more than
 // maxPartHeaders header lines, counted before any part is parsed: the
 // cost of parsing is then bounded by the size of the body.
 func (p *Params) scanMultipart(body []byte, boundary string) bool {
@@ -382,7 +384,8 @@ func (p *Params) scanMultipart(body []byte, boundary string) bool {
 }
 
 // boundedParts reports whether body has at most maxParts delimiters at the
-// start of a line, each followed by at most maxPartHeaders header lines.
+// start of a line, each followed by at most maxPartHeaders header lines of
+// at most maxPartHeaderLine bytes.
 // Each line is read at most once.
 func boundedParts(body, delimiter []byte) bool {
 	nl := append([]byte("\n"), delimiter...)
@@ -409,7 +412,7 @@ func boundedParts(body, delimiter []byte) bool {
 			if n > 0 && len(bytes.TrimSuffix(line, []byte("\r"))) == 0 {
 				break
 			}
-			if n > maxPartHeaders {
+			if n > maxPartHeaders || len(line) > maxPartHeaderLine {
 				return false
 			}
 		}

@@ -115,36 +115,44 @@ func BenchmarkReadBody(b *testing.B) {
 
 // TestReadBodyCost holds the cost of reading a hostile body to at most 4
 // times that of a plain body of the same kind and size, compared by the
-// CPU time of the test's thread over a fixed count of reads, the best of
-// five rounds each, so that a busy machine does not decide.
+// CPU time of the test's thread over as many reads as the plain body
+// needs for 10 ms (well above the clock's tick), in rounds that alternate
+// the two bodies, the best of seven rounds each, so that a busy machine
+// does not decide.
 func TestReadBodyCost(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cost := func(contentType string, body []byte) float64 {
-		r := costRequest(contentType)
-		const reads = 40
-		best := time.Duration(0)
-		for range 5 {
-			start := cputime.Thread()
-			for range reads {
-				readOnce(r, body)
-			}
-			if d := cputime.Thread() - start; best == 0 || d < best {
-				best = d
-			}
+	reads := 0
+	round := func(r *http.Request, body []byte) time.Duration {
+		runtime.GC() // each round starts from the same heap
+		start := cputime.Thread()
+		for range reads {
+			readOnce(r, body)
 		}
-		return float64(best) / reads
+		return cputime.Thread() - start
 	}
 	for _, k := range costKinds {
-		plain := cost(k.contentType, k.bodies[0].body)
+		r := costRequest(k.contentType)
+		for reads = 16; round(r, k.bodies[0].body) < 10*time.Millisecond; reads *= 2 {
+		}
 		for _, c := range k.bodies[1:] {
 			if len(c.body) > bodySize {
 				t.Fatalf("%s %s: %d bytes, over %d", k.contentType, c.name, len(c.body), bodySize)
 			}
-			hostile := cost(k.contentType, c.body)
-			t.Logf("%s %s: %.0f ns, plain %.0f ns: %.2fx", k.contentType, c.name, hostile, plain, hostile/plain)
-			if hostile > 4*plain {
-				t.Errorf("%s %s costs %.1f times a plain body (%.0f ns, plain %.0f ns); want at most 4", k.contentType, c.name, hostile/plain, hostile, plain)
+			var plain, hostile time.Duration
+			for range 7 {
+				if d := round(r, k.bodies[0].body); plain == 0 || d < plain {
+					plain = d
+				}
+				if d := round(r, c.body); hostile == 0 || d < hostile {
+					hostile = d
+				}
+			}
+			ratio := float64(hostile) / float64(plain)
+			per := time.Duration(reads)
+			t.Logf("%s %s: %v, plain %v: %.2fx", k.contentType, c.name, hostile/per, plain/per, ratio)
+			if ratio > 4 {
+				t.Errorf("%s %s costs %.1f times a plain body (%v, plain %v); want at most 4", k.contentType, c.name, ratio, hostile/per, plain/per)
 			}
 		}
 	}

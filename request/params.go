@@ -370,12 +370,15 @@ func unhex(c byte) byte {
 // validEscapes reports whether every '%' in s starts a %XX escape: whether
 // url.QueryUnescape(s) succeeds.
 func validEscapes(s string) bool {
-	for i := strings.IndexByte(s, '%'); i >= 0; {
-		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-			return false
+	for i := strings.IndexByte(s, '%'); i >= 0; i = strings.IndexByte(s, '%') {
+		// A run of escapes is checked in one loop: a value of thousands
+		// of them must not cost a call each.
+		for ; i < len(s) && s[i] == '%'; i += 3 {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return false
+			}
 		}
-		s = s[i+3:]
-		i = strings.IndexByte(s, '%')
+		s = s[min(i, len(s)):]
 	}
 	return true
 }

@@ -1,6 +1,7 @@
 package request
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -766,5 +767,58 @@ func TestLenientUnescape(t *testing.T) {
 		if got := lenientUnescape(in); got != want {
 			t.Errorf("lenientUnescape(%q) = %q; want %q", in, got, want)
 		}
+	}
+}
+
+// TestParamsCarries: any authorize parameter, any copy, in any spelling
+// read as ours, is carried; other names are not.
+func TestParamsCarries(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"":                                  false,
+		"state=x&login=alice&password=p%40": false,
+		"client_id=":                        true,
+		"Redirect.URI=x":                    true,
+		"RESPONSE_TYPE=code":                true,
+		"request=x":                         true,
+		"%72equest_uri=x":                   true,
+		"clientid=x&redirect=y":             false,
+	} {
+		var p Params
+		p.Scan(raw)
+		if got := p.Carries(); got != want {
+			t.Errorf("Carries after %q = %v; want %v", raw, got, want)
+		}
+	}
+	var p Params
+	p.ScanCookies([]string{"session=a; client_id=APP"})
+	if !p.Carries() {
+		t.Error("a client_id cookie is not carried")
+	}
+}
+
+// TestAppendJSONUnquote: keys and values decode as encoding/json decodes
+// them.
+func TestAppendJSONUnquote(t *testing.T) {
+	for _, s := range []string{`""`, `"a"`, `"redirect\u005furi"`, `"\"\\\/\b\f\n\r\t"`, `"\ud83d\ude00"`,
+		`"\ud83dx"`, `"\ude00"`, `"\ud83d\u0041"`, `"caf\u00e9"`, `"\u0000"`} {
+		var want string
+		if err := json.Unmarshal([]byte(s), &want); err != nil {
+			t.Fatal(s, err)
+		}
+		if got := string(appendJSONUnquote(nil, []byte(s[1:len(s)-1]))); got != want {
+			t.Errorf("appendJSONUnquote(%s) = %q; want %q", s, got, want)
+		}
+	}
+	// An escaped key is read as its name; a duplicate stops the walk.
+	var p Params
+	if !p.scanJSON([]byte(`{"client_id":"a", "redirect\u005furi" : "x" ,"Redirect_URI":"y","z":[1,{"a":"}"}]}`)) {
+		t.Fatal("scanJSON failed")
+	}
+	if p.nRedirectURI != 2 || p.RedirectURI != "y" || p.ClientID != "a" {
+		t.Errorf("scanJSON read %+v", p)
+	}
+	var q Params
+	if q.scanJSON([]byte("{" + strings.Repeat(`"a":1,`, MaxFields) + `"b":2}`)) {
+		t.Errorf("a JSON body of %d keys read", MaxFields+1)
 	}
 }

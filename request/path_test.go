@@ -619,3 +619,51 @@ func (s PathSet) endpointQueryRoute(escaped, rawQuery string) (bool, error) {
 	at, err := s.LocateQueryRoute(escaped, rawQuery)
 	return at == Endpoint, err
 }
+
+// TestPathLocateBelow: a path under an authorize path, in every spelling
+// the path itself is recognized in, is Below; the path itself, and a path
+// that only starts like it, are not.
+func TestPathLocateBelow(t *testing.T) {
+	s := defaultPathSet(t)
+	for _, tc := range []struct {
+		path string
+		want Place
+	}{
+		{"/oauth/authorize", Endpoint},
+		{"/oauth/authorize/", Endpoint},
+		{"/oauth/authorize/x", Below},
+		{"/oauth/authorize/x/y/", Below},
+		{"/OAuth//Authorize/x", Below},
+		{"/oauth/authorize%2Fx", Below},
+		{"/oauth/authorize;a/x;b", Below},
+		{"/oauth/./authorize/x", Below},
+		{"/index.php/oauth/authorize/x", Below},
+		{"//evil.example/oauth/authorize/x", Below},
+		{"/oauth/authorize/x/..", Endpoint},
+		{"/oauth/authorizex/y", Elsewhere},
+		{"/oauth/authorize.json", Endpoint},
+		{"/oauth", Elsewhere},
+		{"/static/authorize/x", Elsewhere},
+	} {
+		if got, err := s.Locate(tc.path); got != tc.want || err != nil {
+			t.Errorf("Locate(%q) = %v, %v; want %v", tc.path, got, err, tc.want)
+		}
+	}
+	// An encoded "?" below the endpoint cannot be read unambiguously.
+	if _, err := s.Locate("/oauth/authorize/x%3Fredirect_uri=y"); err == nil {
+		t.Error("Locate of an encoded ? below the endpoint: no error")
+	}
+	if got, err := s.LocateHeaders(http.Header{"X-Original-Url": {"/oauth/authorize/x?y"}}); got != Below || err != nil {
+		t.Errorf("LocateHeaders below = %v, %v", got, err)
+	}
+	if got, err := s.LocateQueryRoute("/", "q=oauth/authorize/x"); got != Below || err != nil {
+		t.Errorf("LocateQueryRoute below = %v, %v", got, err)
+	}
+	root, err := NewPathSet([]string{"/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := root.Locate("/anything"); got != Below {
+		t.Errorf("below the root: %v", got)
+	}
+}
