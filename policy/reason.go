@@ -12,6 +12,13 @@ const (
 	HostMatch          Reason = "host_match"
 	LoopbackMatch      Reason = "loopback_match"
 	UnrestrictedClient Reason = "unrestricted_client"
+	// PushedRequest allows a request_uri issued by the PAR endpoint
+	// (urn:ietf:params:oauth:request_uri:...): its push was checked on its
+	// way in.
+	PushedRequest Reason = "pushed_request"
+	// RegisteredRequestURI allows a request object by reference whose URL
+	// is registered for the client.
+	RegisteredRequestURI Reason = "registered_request_uri"
 )
 
 // Reasons for rejecting a request, grouped in the order in which they are
@@ -25,8 +32,12 @@ const (
 	UnsupportedBody           Reason = "unsupported_body"
 	RequestTooLarge           Reason = "request_too_large"
 	RequestObjectNotSupported Reason = "request_object_not_supported"
+	RequestObjectUnreadable   Reason = "request_object_unreadable"
+	RequestObjectEncrypted    Reason = "request_object_encrypted"
 	UnknownClient             Reason = "unknown_client"
 	ClientDisabled            Reason = "client_disabled"
+	ClientIDMismatch          Reason = "client_id_mismatch"
+	RequestURINotRegistered   Reason = "request_uri_not_registered"
 	MalformedRedirectURI      Reason = "malformed_redirect_uri"
 	DisallowedScheme          Reason = "disallowed_scheme"
 	UserinfoInRedirectURI     Reason = "userinfo_in_redirect_uri"
@@ -36,27 +47,29 @@ const (
 	LoopbackNotAllowed        Reason = "loopback_not_allowed"
 	NoRegisteredRedirectURIs  Reason = "no_registered_redirect_uris"
 	RedirectURINotRegistered  Reason = "redirect_uri_not_registered"
+	RedirectURIMismatch       Reason = "redirect_uri_mismatch"
 )
 
 // AllowReasons lists every reason for allowing a request.
-var AllowReasons = []Reason{ExactMatch, PrefixMatch, HostMatch, LoopbackMatch, UnrestrictedClient}
+var AllowReasons = []Reason{ExactMatch, PrefixMatch, HostMatch, LoopbackMatch, UnrestrictedClient, PushedRequest, RegisteredRequestURI}
 
 // RejectReasons lists every reason for rejecting a request, in the order of
 // precedence.
 var RejectReasons = []Reason{
 	MissingClientID, MissingRedirectURI, DuplicateParameter, MalformedRequest,
 	UnsupportedBody, RequestTooLarge, RequestObjectNotSupported,
-	UnknownClient, ClientDisabled,
+	RequestObjectUnreadable, RequestObjectEncrypted,
+	UnknownClient, ClientDisabled, ClientIDMismatch, RequestURINotRegistered,
 	MalformedRedirectURI, DisallowedScheme, UserinfoInRedirectURI,
 	FragmentInRedirectURI, PathTraversal,
 	InsecureScheme, LoopbackNotAllowed,
-	NoRegisteredRedirectURIs, RedirectURINotRegistered,
+	NoRegisteredRedirectURIs, RedirectURINotRegistered, RedirectURIMismatch,
 }
 
 // Allows reports whether r is a reason for allowing a request.
 func (r Reason) Allows() bool {
 	switch r {
-	case ExactMatch, PrefixMatch, HostMatch, LoopbackMatch, UnrestrictedClient:
+	case ExactMatch, PrefixMatch, HostMatch, LoopbackMatch, UnrestrictedClient, PushedRequest, RegisteredRequestURI:
 		return true
 	}
 	return false
@@ -76,6 +89,10 @@ func (r Reason) Description() string {
 		return "The redirect URI is a registered loopback address on another port."
 	case UnrestrictedClient:
 		return "The sandbox client has no registered redirect URIs and may use any valid one."
+	case PushedRequest:
+		return "The request refers to a pushed authorization request, checked when it was pushed."
+	case RegisteredRequestURI:
+		return "The request object's URL is registered for this client."
 	case MissingClientID:
 		return "The request has no client_id."
 	case MissingRedirectURI:
@@ -90,6 +107,14 @@ func (r Reason) Description() string {
 		return "The request body is too large."
 	case RequestObjectNotSupported:
 		return "Request objects (request, request_uri) are not supported."
+	case RequestObjectUnreadable:
+		return "The request object could not be read."
+	case RequestObjectEncrypted:
+		return "Encrypted request objects cannot be checked and are not accepted."
+	case ClientIDMismatch:
+		return "The request names more than one client."
+	case RequestURINotRegistered:
+		return "The request object's URL is not registered for this client."
 	case UnknownClient:
 		return "The client_id is not registered."
 	case ClientDisabled:
@@ -112,6 +137,8 @@ func (r Reason) Description() string {
 		return "The client has no registered redirect URIs."
 	case RedirectURINotRegistered:
 		return "The redirect URI is not registered for this client."
+	case RedirectURIMismatch:
+		return "The request carries different redirect URIs."
 	}
 	return "Unknown reason."
 }

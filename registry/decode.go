@@ -31,6 +31,8 @@ type clientDoc struct {
 	name, description, website, contactEmail, notes string
 	disabled                                        bool
 	uriStart, uriEnd                                int // range of fileDoc.uris
+	requestURIs                                     []string
+	requestURIOffsets                               []int
 }
 
 // The field names of the registry file. A field's bit in an object's mask
@@ -46,6 +48,7 @@ const (
 	keyNotes
 	keyDisabled
 	keyRedirectURIs
+	keyRequestURIs
 	keyUnknown = -1
 )
 
@@ -60,13 +63,14 @@ var keyNames = [...]string{
 	keyNotes:        "notes",
 	keyDisabled:     "disabled",
 	keyRedirectURIs: "redirect_uris",
+	keyRequestURIs:  "request_uris",
 }
 
 // The fields each object may have.
 const (
 	topFields    = 1<<keyEnvironment | 1<<keyClients
 	clientFields = 1<<keyClientID | 1<<keyName | 1<<keyDescription | 1<<keyWebsite |
-		1<<keyContactEmail | 1<<keyNotes | 1<<keyDisabled | 1<<keyRedirectURIs
+		1<<keyContactEmail | 1<<keyNotes | 1<<keyDisabled | 1<<keyRedirectURIs | 1<<keyRequestURIs
 )
 
 // maxDepth bounds the nesting of skipped values, as encoding/json does.
@@ -204,6 +208,16 @@ func (d *decoder) client(i int, doc *fileDoc) error {
 				doc.uriOffsets = append(doc.uriOffsets, at)
 				doc.uriIndex = append(doc.uriIndex, j)
 				c.uriEnd = len(doc.uris)
+				return nil
+			})
+		case keyRequestURIs:
+			return d.array(w.sub("request_uris"), func(j, at int) error {
+				s, ok := "", false
+				if err := d.str(where{client: i, field: "request_uris", index: j}, &s, &ok); err != nil || !ok {
+					return err
+				}
+				c.requestURIs = append(c.requestURIs, s)
+				c.requestURIOffsets = append(c.requestURIOffsets, at)
 				return nil
 			})
 		}

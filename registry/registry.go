@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"runtime"
 	"sync"
@@ -16,8 +17,9 @@ import (
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 )
 
-// Client is one registered OAuth client. Only Disabled and URIs take part
-// in decisions; the other fields are shown in logs and tools.
+// Client is one registered OAuth client. Only Disabled, URIs and
+// RequestURIs take part in decisions; the other fields are shown in logs
+// and tools.
 type Client struct {
 	ID           string
 	Name         string
@@ -27,6 +29,21 @@ type Client struct {
 	Notes        string
 	Disabled     bool
 	URIs         *policy.Set
+	// RequestURIs are the URLs of the client's request objects by
+	// reference, compared exactly (OpenID Connect Dynamic Client
+	// Registration's request_uris). They are never fetched.
+	RequestURIs []string
+}
+
+// HasRequestURI reports whether uri is one of the client's registered
+// request_uris, byte for byte.
+func (c *Client) HasRequestURI(uri string) bool {
+	for _, u := range c.RequestURIs {
+		if u == uri {
+			return true
+		}
+	}
+	return false
 }
 
 // Snapshot is one successfully loaded registry file. It is immutable and
@@ -199,6 +216,9 @@ func checkClient(i int, cd *clientDoc, doc *fileDoc, set *policy.Set, err error,
 		problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("client %q: %v", cd.clientID, err))
 		return nil
 	}
+	if !checkRequestURIs(i, cd, problems) {
+		return nil
+	}
 	lintClient(cd, set, offsets, index, p, problems)
 	return &Client{
 		ID:           cd.clientID,
@@ -209,7 +229,57 @@ func checkClient(i int, cd *clientDoc, doc *fileDoc, set *policy.Set, err error,
 		Notes:        cd.notes,
 		Disabled:     cd.disabled,
 		URIs:         set,
+		RequestURIs:  cd.requestURIs,
 	}
+}
+
+// maxRequestURILength bounds a registered request_uri as the policy bounds
+// redirect URIs by default; RFC 9101 §5.2 asks for at most 512 ASCII
+// characters of the URL a server fetches.
+const maxRequestURILength = 2048
+
+// checkRequestURIs validates a client's request_uris: absolute https URLs
+// of printable ASCII (a fragment is allowed: OpenID Connect puts a hash of
+// the object there), no duplicates. Each problem is reported at its value.
+func checkRequestURIs(i int, cd *clientDoc, problems *problemList) bool {
+	ok := true
+	seen := make(map[string]int, len(cd.requestURIs))
+	for j, uri := range cd.requestURIs {
+		msg := ""
+		if first, dup := seen[uri]; dup {
+			msg = fmt.Sprintf("duplicate of request_uris[%d]", first)
+		} else {
+			seen[uri] = j
+			msg = checkRequestURI(uri)
+		}
+		if msg != "" {
+			problems.addFor(cd.requestURIOffsets[j], cd.clientID, Error, fmt.Sprintf("client %q request_uris[%d] %q: %s", cd.clientID, j, uri, msg))
+			ok = false
+		}
+	}
+	return ok
+}
+
+// checkRequestURI returns what is wrong with a registered request_uri.
+func checkRequestURI(uri string) string {
+	if len(uri) > maxRequestURILength {
+		return fmt.Sprintf("longer than %d bytes", maxRequestURILength)
+	}
+	for k := 0; k < len(uri); k++ {
+		if uri[k] <= ' ' || uri[k] >= 0x7f {
+			return "must be printable ASCII without spaces"
+		}
+	}
+	u, err := url.Parse(uri)
+	switch {
+	case err != nil:
+		return "is not a URL"
+	case u.Scheme != "https":
+		return "must be an absolute https URL"
+	case u.Host == "" || u.User != nil:
+		return "must name a host and no user information"
+	}
+	return ""
 }
 
 // duplicateMessage describes a redirect URI that duplicates an earlier one
