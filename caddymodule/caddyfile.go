@@ -30,6 +30,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		registry        <file>
 //		environment     sandbox|production
 //		paths           <path...>
+//		par_paths       <path...>
+//		request_objects inspect|reject
 //		match           exact|prefix
 //		report_only
 //		reload_interval <duration>|off
@@ -49,12 +51,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		sub := d.Val()
-		if seen[sub] && sub != "paths" {
+		if seen[sub] && sub != "paths" && sub != "par_paths" {
 			return d.Errf("%s given more than once", sub)
 		}
 		seen[sub] = true
 		switch sub {
-		case "registry", "environment", "match", "name", "rejection":
+		case "registry", "environment", "match", "name", "rejection", "request_objects":
 			var v string
 			if !d.AllArgs(&v) {
 				return d.ArgErr()
@@ -79,18 +81,27 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Err(err.Error())
 				}
 				h.Rejection = v
+			case "request_objects":
+				if err := validRequestObjects(v); err != nil {
+					return d.Err(err.Error())
+				}
+				h.RequestObjects = v
 			}
-		case "paths":
+		case "paths", "par_paths":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
 			for _, p := range args {
-				if err := validPath(p); err != nil {
+				if err := validPath(sub, p); err != nil {
 					return d.Err(err.Error())
 				}
 			}
-			h.Paths = append(h.Paths, args...)
+			if sub == "paths" {
+				h.Paths = append(h.Paths, args...)
+			} else {
+				h.ParPaths = append(h.ParPaths, args...)
+			}
 		case "report_only":
 			if d.NextArg() {
 				return d.ArgErr()

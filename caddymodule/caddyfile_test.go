@@ -33,6 +33,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			environment production
 			paths /oauth/authorize /oauth2/auth
 			paths /connect/authorize
+			par_paths /oauth/par
+			par_paths /connect/par
+			request_objects reject
 			match prefix
 			report_only
 			reload_interval 5s
@@ -43,6 +46,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		}`, Handler{
 			Registry: "/r.json", Environment: "production",
 			Paths:          []string{"/oauth/authorize", "/oauth2/auth", "/connect/authorize"},
+			ParPaths:       []string{"/oauth/par", "/connect/par"},
+			RequestObjects: "reject",
 			Match:          "prefix",
 			ReportOnly:     true,
 			ReloadInterval: caddy.Duration(5 * time.Second),
@@ -131,6 +136,14 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			`wrong argument count or unexpected line ending after 'paths', at Testfile:4`},
 		{"relative path", "redirect_uri_policy {\n" + ok + "\tpaths /oauth/authorize oauth/token\n}",
 			`paths: "oauth/token" does not start with /, at Testfile:4`},
+		{"relative PAR path", "redirect_uri_policy {\n" + ok + "\tpar_paths par\n}",
+			`par_paths: "par" does not start with /, at Testfile:4`},
+		{"par_paths without argument", "redirect_uri_policy {\n" + ok + "\tpar_paths\n}",
+			`wrong argument count or unexpected line ending after 'par_paths', at Testfile:4`},
+		{"request_objects other", "redirect_uri_policy {\n" + ok + "\trequest_objects verify\n}",
+			`request_objects: "verify" is not inspect or reject, at Testfile:4`},
+		{"request_objects twice", "redirect_uri_policy {\n" + ok + "\trequest_objects reject\n\trequest_objects inspect\n}",
+			`request_objects given more than once, at Testfile:5`},
 		{"report_only with an argument", "redirect_uri_policy {\n" + ok + "\treport_only true\n}",
 			`wrong argument count or unexpected line ending after 'true', at Testfile:4`},
 		{"reload_interval without argument", "redirect_uri_policy {\n" + ok + "\treload_interval\n}",
@@ -234,6 +247,8 @@ const adaptInput = `{
 		registry /etc/caddy/registry.json
 		environment production
 		paths /oauth/authorize /oauth2/auth
+		par_paths /oauth/par
+		request_objects inspect
 		match prefix
 		report_only
 		reload_interval 5s
@@ -267,13 +282,17 @@ const adaptGolden = `{
 									"max_body": 1048576,
 									"max_uri_length": 4096,
 									"name": "orcid-prod",
+									"par_paths": [
+										"/oauth/par"
+									],
 									"paths": [
 										"/oauth/authorize",
 										"/oauth2/auth"
 									],
 									"registry": "/etc/caddy/registry.json",
 									"reload_interval": 5000000000,
-									"report_only": true
+									"report_only": true,
+									"request_objects": "inspect"
 								}
 							]
 						},

@@ -48,6 +48,12 @@ const (
 	RejectionError = "error"
 )
 
+// The values of Handler.RequestObjects.
+const (
+	RequestObjectsInspect = "inspect"
+	RequestObjectsReject  = "reject"
+)
+
 // Handler checks the redirect_uri of OAuth authorize requests against a
 // file-backed registry of clients and rejects every one that breaks the
 // sandbox or production rules before it reaches the upstream.
@@ -58,6 +64,14 @@ type Handler struct {
 	Environment string `json:"environment"`
 	// Paths are the authorize endpoints checked. Default: /oauth/authorize.
 	Paths []string `json:"paths,omitempty"`
+	// ParPaths are the pushed authorization request endpoints (RFC 9126)
+	// checked. Default: none; then request_uri values from PAR are
+	// rejected at the authorize endpoints.
+	ParPaths []string `json:"par_paths,omitempty"`
+	// RequestObjects is "inspect" (default: request objects are decoded
+	// and their redirect_uri checked) or "reject" (request and
+	// request_uri are rejected as request_object_not_supported).
+	RequestObjects string `json:"request_objects,omitempty"`
 	// Match is "exact" (default) or "prefix".
 	Match string `json:"match,omitempty"`
 	// ReportOnly records decisions but forwards every request.
@@ -83,14 +97,16 @@ type Handler struct {
 	// the placeholders set, for the server's handle_errors routes.
 	Rejection string `json:"rejection,omitempty"`
 
-	policy  *policy.Policy
-	paths   request.PathSet
-	loader  *registry.Loader
-	release func() error
-	metrics *policyMetrics
-	logger  *zap.Logger
-	events  *caddyevents.App
-	ctx     caddy.Context
+	policy   *policy.Policy
+	paths    request.PathSet
+	parPaths request.PathSet
+	hasPAR   bool
+	loader   *registry.Loader
+	release  func() error
+	metrics  *policyMetrics
+	logger   *zap.Logger
+	events   *caddyevents.App
+	ctx      caddy.Context
 }
 
 // CaddyModule returns the Caddy module information.
@@ -131,6 +147,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	var err error
 	if h.paths, err = request.NewPathSet(h.Paths); err != nil {
 		return fmt.Errorf("paths: %w", err)
+	}
+	if h.parPaths, err = request.NewPathSet(h.ParPaths); err != nil {
+		return fmt.Errorf("par_paths: %w", err)
+	}
+	h.hasPAR = len(h.ParPaths) > 0
+	if h.RequestObjects == "" {
+		h.RequestObjects = RequestObjectsInspect
 	}
 	if h.policy, err = policy.New(policy.Options{Environment: env, Match: match, MaxURILength: h.MaxURILength}); err != nil {
 		return err
@@ -188,7 +211,17 @@ func (h *Handler) Validate() error {
 		}
 	}
 	for _, p := range h.Paths {
-		if err := validPath(p); err != nil {
+		if err := validPath("paths", p); err != nil {
+			return err
+		}
+	}
+	for _, p := range h.ParPaths {
+		if err := validPath("par_paths", p); err != nil {
+			return err
+		}
+	}
+	if h.RequestObjects != "" {
+		if err := validRequestObjects(h.RequestObjects); err != nil {
 			return err
 		}
 	}
@@ -222,9 +255,16 @@ func validMatch(v string) error {
 	return nil
 }
 
-func validPath(p string) error {
+func validPath(sub, p string) error {
 	if len(p) == 0 || p[0] != '/' {
-		return fmt.Errorf("paths: %q does not start with /", p)
+		return fmt.Errorf("%s: %q does not start with /", sub, p)
+	}
+	return nil
+}
+
+func validRequestObjects(v string) error {
+	if v != RequestObjectsInspect && v != RequestObjectsReject {
+		return fmt.Errorf("request_objects: %q is not inspect or reject", v)
 	}
 	return nil
 }
@@ -260,6 +300,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return unchecked(w, r, next)
 	}
 	escaped := r.URL.EscapedPath()
+	if h.hasPAR {
+		if at, err := h.parPaths.Locate(escaped); at == request.Endpoint || err != nil {
+			return h.servePush(w, r, next, err)
+		}
+	}
 	at, err := h.paths.Locate(escaped)
 	if err == nil && at != request.Endpoint {
 		var other request.Place
@@ -291,7 +336,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// to its endpoint, not an authorize request.
 		return unchecked(w, r, next)
 	}
+	return h.conclude(w, r, next, &d, &ps, false)
+}
 
+// servePush checks a PAR push (RFC 9126) with the authorize endpoint's
+// rules, so that the request_uri the server issues for it names a checked
+// request. A rejected push gets RFC 9126's error shape, always JSON: its
+// sender is the client's back end, not a browser.
+func (h *Handler) servePush(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, pathErr error) error {
+	var ps request.Params
+	var d registry.Decision
+	if pathErr != nil {
+		d = reject(policy.MalformedRequest, "the request path cannot be normalized")
+	} else if clientID, reason, detail := request.ReadPush(r, &ps, h.MaxBody); reason != "" {
+		d = reject(reason, detail)
+	} else {
+		ps.ClientID = clientID
+		d = h.decideParams(&ps, true)
+	}
+	return h.conclude(w, r, next, &d, &ps, true)
+}
+
+// reject is a decision to reject a request for reason.
+func reject(reason policy.Reason, detail string) registry.Decision {
+	return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}}
+}
+
+// conclude records the decision on a checked request (a push when push is
+// set) and forwards the request or answers it.
+func (h *Handler) conclude(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, d *registry.Decision, ps *request.Params, push bool) error {
 	decision := decisionAllowed
 	if !d.Allowed() {
 		decision = decisionRejected
@@ -319,15 +392,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		clientID = client.ID
 	}
 	repl.Set("http.redirect_uri_policy.client_id", clientID)
-	h.log(r, repl, decision, &d, client, &ps)
-	h.emit(decision, &d)
+	h.log(r, repl, decision, d, client, ps)
+	h.emit(decision, d)
 	if decision == decisionReported {
 		return next.ServeHTTP(w, r)
 	}
 	if h.Rejection == RejectionError {
-		return rejectionError(w, &d)
+		return rejectionError(w, d)
 	}
-	return writeRejection(w, r, &d, client, ps.RedirectURI)
+	if push {
+		return writeJSONRejection(w, d)
+	}
+	return writeRejection(w, r, d, client, ps.RedirectURI)
 }
 
 // emit emits the rejection event, if anything listens.
@@ -362,9 +438,6 @@ func unchecked(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) e
 // request sent to an endpoint must be a form; elsewhere it is read only
 // for what upstreams there take parameters from.
 func (h *Handler) decide(r *http.Request, ps *request.Params, endpoint bool) registry.Decision {
-	reject := func(reason policy.Reason, detail string) registry.Decision {
-		return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}}
-	}
 	if reason := ps.Scan(r.URL.RawQuery); reason != "" {
 		return reject(reason, "the query string cannot be read unambiguously")
 	}
@@ -384,7 +457,76 @@ func (h *Handler) decide(r *http.Request, ps *request.Params, endpoint bool) reg
 	if reason := ps.Reason(); reason != "" {
 		return reject(reason, reason.Description())
 	}
+	if ps.HasRequestObject() {
+		return h.decideParams(ps, false)
+	}
 	return h.loader.Snapshot().Decide(ps.ClientID, ps.RedirectURI)
+}
+
+// decideParams decides a request whose parameters may include a request
+// object: an authorize request, or a push (where a request_uri never
+// gets here). Every redirect_uri present (parameter, request object) must
+// be allowed and all must be equal; a request object must name the
+// request's client or none.
+func (h *Handler) decideParams(ps *request.Params, push bool) registry.Decision {
+	redirect, has := ps.RedirectURI, ps.HasRedirectURI()
+	if ps.HasRequestObject() && h.RequestObjects == RequestObjectsReject {
+		return reject(policy.RequestObjectNotSupported, "request objects are rejected by configuration")
+	}
+	if ps.HasRequest() {
+		o, reason, detail := request.ReadRequestObject(ps.Request)
+		switch {
+		case reason != "":
+			return reject(reason, detail)
+		case o.HasClientID && o.ClientID != ps.ClientID:
+			return reject(policy.ClientIDMismatch, "the request object's client_id differs from the request's")
+		case o.HasRedirectURI && has && o.RedirectURI != redirect:
+			return reject(policy.RedirectURIMismatch, "the request object's redirect_uri differs from the request's")
+		case o.HasRedirectURI:
+			redirect, has = o.RedirectURI, true
+		}
+	}
+	s := h.loader.Snapshot()
+	if !push && ps.HasRequestObject() && !ps.HasRequest() {
+		return h.decideRequestURI(s, ps, redirect, has)
+	}
+	if redirect == "" {
+		return reject(policy.MissingRedirectURI, "neither the request nor its request object has a redirect_uri")
+	}
+	return s.Decide(ps.ClientID, redirect)
+}
+
+// decideRequestURI decides an authorize request that refers to its
+// parameters by request_uri: one issued by the PAR endpoint (checked when
+// it was pushed, which assumes that the server's PAR endpoint is reachable
+// only through a guarded par_paths) or a request object URL registered for
+// the client. A redirect_uri beside it, which some servers merge in, must
+// be allowed too.
+func (h *Handler) decideRequestURI(s *registry.Snapshot, ps *request.Params, redirect string, has bool) registry.Decision {
+	c := s.Client(ps.ClientID)
+	switch {
+	case c == nil:
+		return s.Decide(ps.ClientID, "")
+	case c.Disabled:
+		return s.Decide(ps.ClientID, "")
+	}
+	allowed := registry.Decision{Client: c}
+	if request.IsPushedRequestURI(ps.RequestURI) {
+		if !h.hasPAR {
+			return reject(policy.RequestObjectNotSupported, "no par_paths are configured, so pushed requests are not checked")
+		}
+		allowed.Reason = policy.PushedRequest
+	} else if c.HasRequestURI(ps.RequestURI) {
+		allowed.Reason = policy.RegisteredRequestURI
+	} else {
+		return registry.Decision{Decision: policy.Decision{Reason: policy.RequestURINotRegistered, Detail: "the request_uri is not registered for the client"}, Client: c}
+	}
+	if has {
+		if d := s.Decide(ps.ClientID, redirect); !d.Allowed() {
+			return d
+		}
+	}
+	return allowed
 }
 
 // log writes the line of a rejected or reported request, naming client, the

@@ -113,12 +113,12 @@ func TestIntegrationBodies(t *testing.T) {
 		{"client-in-both", rawReq{Method: "POST", Target: authorize("APP-BODY", good), Header: form, Body: []byte("client_id=APP-OTHER")}, "duplicate_parameter"},
 
 		// Request objects, in the query or the body.
-		{"request-in-body", rawReq{Method: "POST", Target: "/oauth/authorize", Header: form, Body: []byte(goodForm + "&request=eyJhbGciOiJub25lIn0.e30.")}, "request_object_not_supported"},
+		{"request-in-body", rawReq{Method: "POST", Target: "/oauth/authorize", Header: form, Body: []byte(goodForm + "&request=eyJhbGciOiJub25lIn0.eyJyZWRpcmVjdF91cmkiOiJodHRwczovL2V2aWwuZXhhbXBsZS9jYiJ9.")}, "redirect_uri_mismatch"},
 		{"request-uri-in-body", rawReq{Method: "POST", Target: "/oauth/authorize", Header: form, Body: []byte(goodForm + "&Request_Uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax")}, "request_object_not_supported"},
-		{"request-query", rawReq{Target: authorize("APP-BODY", good) + "&request=x"}, "request_object_not_supported"},
-		{"request-uri-query", rawReq{Target: authorize("APP-BODY", good) + "&request_uri=https%3A%2F%2Fevil.example%2Fr.jwt"}, "request_object_not_supported"},
-		{"REQUEST_URI-query", rawReq{Target: authorize("APP-BODY", good) + "&REQUEST_URI=https%3A%2F%2Fevil.example%2Fr.jwt"}, "request_object_not_supported"},
-		{"Request-query", rawReq{Target: authorize("APP-BODY", good) + "&Request=x"}, "request_object_not_supported"},
+		{"request-query", rawReq{Target: authorize("APP-BODY", good) + "&request=x"}, "request_object_unreadable"},
+		{"request-uri-query", rawReq{Target: authorize("APP-BODY", good) + "&request_uri=https%3A%2F%2Fevil.example%2Fr.jwt"}, "request_uri_not_registered"},
+		{"REQUEST_URI-query", rawReq{Target: authorize("APP-BODY", good) + "&REQUEST_URI=https%3A%2F%2Fevil.example%2Fr.jwt"}, "request_uri_not_registered"},
+		{"Request-query", rawReq{Target: authorize("APP-BODY", good) + "&Request=x"}, "request_object_unreadable"},
 	}
 	// Lenient spellings of the names are second copies, in the query and in
 	// the body.

@@ -24,14 +24,13 @@ func loadCorpus(t *testing.T) []corpus.Case { return corpus.Load(t, corpusFile) 
 func corpusClientID(i int) string { return fmt.Sprintf("APP-CASE-%03d", i) }
 
 // rejectReasons are the reasons of POLICY §6 that reject.
-var rejectReasons = map[string]bool{
-	"missing_client_id": true, "unknown_client": true, "client_disabled": true, "missing_redirect_uri": true,
-	"duplicate_parameter": true, "malformed_request": true, "unsupported_body": true, "request_too_large": true,
-	"request_object_not_supported": true, "malformed_redirect_uri": true, "disallowed_scheme": true,
-	"userinfo_in_redirect_uri": true, "fragment_in_redirect_uri": true, "path_traversal": true,
-	"insecure_scheme": true, "loopback_not_allowed": true, "no_registered_redirect_uris": true,
-	"redirect_uri_not_registered": true,
-}
+var rejectReasons = func() map[string]bool {
+	m := map[string]bool{}
+	for _, r := range policy.RejectReasons {
+		m[string(r)] = true
+	}
+	return m
+}()
 
 // TestIntegrationCorpus runs every case of the public corpus black-box
 // through a real Caddy with a sandbox and a production site, each with one

@@ -180,7 +180,7 @@ func TestIntegrationPathSpellings(t *testing.T) {
 		reason string
 	}{
 		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form}, Body: []byte("client_id=APP-PATH&response_type=code")}, "missing_redirect_uri"},
-		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form}, Body: []byte("client_id=APP-PATH&request_uri=urn%3Ax")}, "request_object_not_supported"},
+		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form}, Body: []byte("client_id=APP-PATH&request_uri=urn%3Ax")}, "request_uri_not_registered"},
 		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{form, {"Cookie", "redirect_uri=https%3A%2F%2Fevil.example%2Fcb"}}, Body: []byte("client_id=APP-PATH")}, "redirect_uri_not_registered"},
 		{rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{{"Content-Type", "application/json"}}, Body: []byte(`{"client_id":"APP-PATH"}`)}, "unsupported_body"},
 		{rawReq{Method: "GET", Target: "/oauth/authorize?client_id=APP-PATH"}, "missing_redirect_uri"},

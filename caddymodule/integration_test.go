@@ -77,7 +77,7 @@ func TestIntegrationReasons(t *testing.T) {
 		{name: "unnormalizable-path", site: prod, req: get("/oauth/%25252561uthorize?client_id=APP-PROD-EXACT&redirect_uri=" + url.QueryEscape("https://evil.example/")), reason: "malformed_request"},
 		{name: "unsupported-body", site: prod, req: rawReq{Method: "POST", Target: authorize("APP-PROD-EXACT", good), Header: [][2]string{{"Content-Type", "application/json"}}, Body: []byte(`{"redirect_uri":"https://evil.example/cb"}`)}, reason: "unsupported_body"},
 		{name: "request-too-large", site: prod, req: rawReq{Method: "POST", Target: "/oauth/authorize", Header: [][2]string{{"Content-Type", formType}}, Body: []byte(authorize("APP-PROD-EXACT", good)[len("/oauth/authorize?"):] + "&state=" + strings.Repeat("x", 2048))}, reason: "request_too_large"},
-		{name: "request-object", site: prod, req: get(authorize("APP-PROD-EXACT", good) + "&request=eyJhbGciOiJub25lIn0.e30."), reason: "request_object_not_supported"},
+		{name: "request-object", site: prod, req: get(authorize("APP-PROD-EXACT", good) + "&request=eyJhbGciOiJub25lIn0.eyJyZWRpcmVjdF91cmkiOiJodHRwczovL2V2aWwuZXhhbXBsZS9jYiJ9."), reason: "redirect_uri_mismatch"},
 		{name: "request-uri", site: prod, req: get(authorize("APP-PROD-EXACT", good) + "&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax"), reason: "request_object_not_supported"},
 
 		// Rejected: client lookup.

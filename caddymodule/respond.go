@@ -75,7 +75,7 @@ func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision
 			Description: description,
 			Reason:      string(d.Reason),
 		}
-		if d.Reason != policy.DuplicateParameter {
+		if d.Reason != policy.DuplicateParameter && d.Reason != policy.RedirectURIMismatch {
 			// Which copy is "the" request's is what the attacker plays on:
 			// show none.
 			page.RedirectHost = displayHost(redirectURI)
@@ -86,13 +86,24 @@ func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision
 		}
 		return rejectionPage.Execute(w, page)
 	}
-	hdr.Set("Content-Type", "application/json")
-	w.WriteHeader(status)
 	errCode := "invalid_request"
 	if d.Reason == policy.UnknownClient || d.Reason == policy.ClientDisabled {
 		errCode = "unauthorized_client"
 	}
-	return json.NewEncoder(w).Encode(rejection{Error: errCode, ErrorDescription: description, Reason: string(d.Reason)})
+	return writeJSON(w, status, errCode, description, d.Reason)
+}
+
+// writeJSONRejection answers a rejected PAR push in RFC 9126's error shape
+// (§2.3): JSON, invalid_request (413 for a body over the limit), with our
+// reason beside it; never cached.
+func writeJSONRejection(w http.ResponseWriter, d *registry.Decision) error {
+	return writeJSON(w, rejectionHeaders(w, d), "invalid_request", describe(d), d.Reason)
+}
+
+func writeJSON(w http.ResponseWriter, status int, errCode, description string, reason policy.Reason) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(rejection{Error: errCode, ErrorDescription: description, Reason: string(reason)})
 }
 
 // rejectionHeaders sets the headers of every rejection and returns its

@@ -120,3 +120,28 @@ func basicUser(auth string) (user string, basic, ok bool) {
 	}
 	return user, true, true
 }
+
+// ReadPush reads a PAR push (RFC 9126 §2.1), a form POST, into ps: its
+// parameters from the form body (and the query and cookies, which lenient
+// servers merge in) and the client it is made for (PushClient). A push
+// must not repeat a parameter nor carry a request_uri, which RFC 9126
+// forbids there and which could only smuggle in an unchecked object.
+func ReadPush(r *http.Request, ps *Params, maxBody int64) (string, policy.Reason, string) {
+	if r.Method != http.MethodPost {
+		return "", policy.MalformedRequest, "a push must be a POST"
+	}
+	if reason := ps.Scan(r.URL.RawQuery); reason != "" {
+		return "", reason, "the query string cannot be read unambiguously"
+	}
+	if reason, detail := ReadForm(r, ps, maxBody); reason != "" {
+		return "", reason, detail
+	}
+	ps.ScanCookies(r.Header["Cookie"])
+	switch {
+	case ps.nClientID > 1 || ps.nRedirectURI > 1 || ps.nRequest > 1 || ps.nRequestURI > 1 || ps.nAssertion > 1:
+		return "", policy.DuplicateParameter, policy.DuplicateParameter.Description()
+	case ps.nRequestURI > 0:
+		return "", policy.MalformedRequest, "a push must not carry a request_uri"
+	}
+	return PushClient(r.Header, PushCredentials{FormClientID: ps.ClientID, ClientAssertion: ps.ClientAssertion})
+}

@@ -19,11 +19,15 @@ import (
 type Params struct {
 	ClientID, RedirectURI   string
 	nClientID, nRedirectURI int
-	requestObject           bool
-	responseType            bool
-	form                    string // the form body, as read
-	ourNames                bool   // a cookie, JSON or multipart name holds one of ours (holdsOurs)
-	pairs                   int    // pairs read by Scan
+	// Request and RequestURI are the request object parameters (RFC 9101)
+	// and ClientAssertion a PAR push's client assertion (RFC 7523).
+	Request, RequestURI, ClientAssertion string
+	nRequest, nRequestURI, nAssertion    int
+	requestObject                        bool
+	responseType                         bool
+	form                                 string // the form body, as read
+	ourNames                             bool   // a cookie, JSON or multipart name holds one of ours (holdsOurs)
+	pairs                                int    // pairs read by Scan
 }
 
 // MaxFields is the most pairs of a query and a form together, or top-level
@@ -106,17 +110,27 @@ func (p *Params) Scan(raw string) policy.Reason {
 func (p *Params) slot(name string) *string {
 	switch leadLower(name) {
 	case 'c':
-		if nameIs(name, "client_id") {
+		switch {
+		case nameIs(name, "client_id"):
 			p.nClientID++
 			return &p.ClientID
+		case nameIs(name, "client_assertion"):
+			p.nAssertion++
+			return &p.ClientAssertion
 		}
 	case 'r':
 		switch {
 		case nameIs(name, "redirect_uri"):
 			p.nRedirectURI++
 			return &p.RedirectURI
-		case nameIs(name, "request"), nameIs(name, "request_uri"):
+		case nameIs(name, "request"):
 			p.requestObject = true
+			p.nRequest++
+			return &p.Request
+		case nameIs(name, "request_uri"):
+			p.requestObject = true
+			p.nRequestURI++
+			return &p.RequestURI
 		case nameIs(name, "response_type"):
 			p.responseType = true
 		}
@@ -387,20 +401,34 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// Reason returns the request-level reason to reject p, if any.
+// Reason returns the request-level reason to reject p, if any. A request
+// with a request object may leave its redirect_uri to the object.
 func (p *Params) Reason() policy.Reason {
 	switch {
-	case p.nClientID > 1 || p.nRedirectURI > 1:
+	case p.nClientID > 1 || p.nRedirectURI > 1 || p.nRequest > 1 || p.nRequestURI > 1 || p.nAssertion > 1:
 		return policy.DuplicateParameter
-	case p.requestObject:
-		return policy.RequestObjectNotSupported
+	case p.nRequest > 0 && p.nRequestURI > 0:
+		// RFC 9101 §5: one or the other; servers differ on which wins.
+		return policy.MalformedRequest
 	case p.ClientID == "":
 		return policy.MissingClientID
-	case p.RedirectURI == "":
+	case p.RedirectURI == "" && !p.requestObject:
 		return policy.MissingRedirectURI
 	}
 	return ""
 }
+
+// HasRequestObject reports whether the request carries a request object,
+// by value (Request) or by reference (RequestURI).
+func (p *Params) HasRequestObject() bool { return p.requestObject }
+
+// HasRequest reports whether the request carries a request object by
+// value (the request parameter), empty or not.
+func (p *Params) HasRequest() bool { return p.nRequest > 0 }
+
+// HasRedirectURI reports whether the request carries a redirect_uri
+// parameter, empty or not.
+func (p *Params) HasRedirectURI() bool { return p.nRedirectURI > 0 }
 
 // nameIs reports whether the most lenient upstream framework would read the
 // decoded parameter name as target (a lowercase ASCII name): letters in any

@@ -155,7 +155,7 @@ func TestScanQuery(t *testing.T) {
 		{"%EF%BB%BFclient_id=a&\xef\xbb\xbfredirect_uri=x", scanWant{"a", "x", 1, 1, false, "", ""}},
 		{"client_id=a&Redirect_URI=x&%5Bredirect_uri%5D=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
 		{"client_id=a&redirect_uri=x&%EF%BB%BFredirect_uri=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
-		{"client_id=a&redirect_uri=x&[[ ]request=y", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a&redirect_uri=x&[[ ]request=y", scanWant{"a", "x", 1, 1, true, "", ""}},
 		// duplicates, in any spelling
 		{"client_id=a&redirect_uri=x&redirect_uri=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
 		{"client_id=a&redirect_uri=x&redirect_uri=x", scanWant{"a", "x", 1, 2, false, "", policy.DuplicateParameter}},
@@ -171,15 +171,19 @@ func TestScanQuery(t *testing.T) {
 		// a duplicate wins over a request object and missing values
 		{"client_id=a&client_id=b&request=jwt", scanWant{"b", "", 2, 0, true, "", policy.DuplicateParameter}},
 		// request objects, in any case
-		{"client_id=a&redirect_uri=x&request=eyJ", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
-		{"client_id=a&redirect_uri=x&request_uri=urn:x", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
-		{"client_id=a&redirect_uri=x&REQUEST=eyJ", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
-		{"client_id=a&redirect_uri=x&Request_Uri=urn:x", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
-		{"client_id=a&redirect_uri=x&request.uri=urn:x", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
-		{"client_id=a&redirect_uri=x&reque%C5%BFt=eyJ", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
-		{"client_id=a&redirect_uri=x&request=", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
-		{"client_id=a&redirect_uri=x&request", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
-		{"request_uri=urn:x", scanWant{"", "", 0, 0, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a&redirect_uri=x&request=eyJ", scanWant{"a", "x", 1, 1, true, "", ""}},
+		{"client_id=a&redirect_uri=x&request_uri=urn:x", scanWant{"a", "x", 1, 1, true, "", ""}},
+		{"client_id=a&redirect_uri=x&REQUEST=eyJ", scanWant{"a", "x", 1, 1, true, "", ""}},
+		{"client_id=a&redirect_uri=x&Request_Uri=urn:x", scanWant{"a", "x", 1, 1, true, "", ""}},
+		{"client_id=a&redirect_uri=x&request.uri=urn:x", scanWant{"a", "x", 1, 1, true, "", ""}},
+		{"client_id=a&redirect_uri=x&reque%C5%BFt=eyJ", scanWant{"a", "x", 1, 1, true, "", ""}},
+		{"client_id=a&redirect_uri=x&request=", scanWant{"a", "x", 1, 1, true, "", ""}},
+		{"client_id=a&redirect_uri=x&request", scanWant{"a", "x", 1, 1, true, "", ""}},
+		{"request_uri=urn:x", scanWant{"", "", 0, 0, true, "", policy.MissingClientID}},
+		{"client_id=a&request_uri=urn:x", scanWant{"a", "", 1, 0, true, "", ""}},
+		{"client_id=a&request_uri=urn:x&request=eyJ", scanWant{"a", "", 1, 0, true, "", policy.MalformedRequest}},
+		{"client_id=a&request=x&Request=y", scanWant{"a", "", 1, 0, true, "", policy.DuplicateParameter}},
+		{"client_id=a&redirect_uri=x&client_assertion=y&client.assertion=z", scanWant{"a", "x", 1, 1, false, "", policy.DuplicateParameter}},
 		// missing or empty
 		{"", scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
 		{"redirect_uri=x", scanWant{"", "x", 0, 1, false, "", policy.MissingClientID}},
@@ -235,7 +239,7 @@ func TestScanQueryAndBody(t *testing.T) {
 		{"client_id=a&redirect_uri=x", "redirect_uri=y", scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
 		{"client_id=a&redirect_uri=x", "Redirect.URI=x", scanWant{"a", "x", 1, 2, false, "", policy.DuplicateParameter}},
 		{"client_id=a&redirect_uri=x", "client_id=a", scanWant{"a", "x", 2, 1, false, "", policy.DuplicateParameter}},
-		{"client_id=a&redirect_uri=x", "request_uri=urn:x", scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{"client_id=a&redirect_uri=x", "request_uri=urn:x", scanWant{"a", "x", 1, 1, true, "", ""}},
 		{"client_id=a", "redirect_uri=", scanWant{"a", "", 1, 1, false, "", policy.MissingRedirectURI}},
 		{"client_id=a&redirect_uri=x", "a=1;b=2", scanWant{"a", "x", 1, 1, false, policy.MalformedRequest, ""}},
 	} {
@@ -258,8 +262,11 @@ func TestParamsReason(t *testing.T) {
 		{Params{}, policy.MissingClientID},
 		{Params{RedirectURI: "x", nRedirectURI: 1}, policy.MissingClientID},
 		{Params{ClientID: "a", nClientID: 1}, policy.MissingRedirectURI},
-		{Params{ClientID: "a", RedirectURI: "x", nClientID: 1, nRedirectURI: 1, requestObject: true}, policy.RequestObjectNotSupported},
-		{Params{requestObject: true}, policy.RequestObjectNotSupported},
+		{Params{ClientID: "a", RedirectURI: "x", nClientID: 1, nRedirectURI: 1, requestObject: true}, ""},
+		{Params{ClientID: "a", nClientID: 1, requestObject: true, nRequest: 1}, ""},
+		{Params{requestObject: true}, policy.MissingClientID},
+		{Params{ClientID: "a", nClientID: 1, requestObject: true, nRequest: 1, nRequestURI: 1}, policy.MalformedRequest},
+		{Params{ClientID: "a", nClientID: 1, requestObject: true, nRequestURI: 2}, policy.DuplicateParameter},
 		{Params{nClientID: 2, requestObject: true}, policy.DuplicateParameter},
 		{Params{nRedirectURI: 2}, policy.DuplicateParameter},
 		{Params{ClientID: "a", RedirectURI: "x", nClientID: 3, nRedirectURI: 1}, policy.DuplicateParameter},
@@ -500,11 +507,20 @@ func scanReference(p *Params, raw string) policy.Reason {
 		case nameIs(name, "client_id"):
 			p.nClientID++
 			dst = &p.ClientID
+		case nameIs(name, "client_assertion"):
+			p.nAssertion++
+			dst = &p.ClientAssertion
 		case nameIs(name, "redirect_uri"):
 			p.nRedirectURI++
 			dst = &p.RedirectURI
-		case nameIs(name, "request"), nameIs(name, "request_uri"):
+		case nameIs(name, "request"):
 			p.requestObject = true
+			p.nRequest++
+			dst = &p.Request
+		case nameIs(name, "request_uri"):
+			p.requestObject = true
+			p.nRequestURI++
+			dst = &p.RequestURI
 		case nameIs(name, "response_type"):
 			p.responseType = true
 		}
@@ -602,7 +618,7 @@ func TestParamsScanCookies(t *testing.T) {
 		{"client_id=a", []string{"redirect_uri=https://evil.example/"},
 			scanWant{"a", "https://evil.example/", 1, 1, false, "", ""}},
 		{"client_id=a&redirect_uri=x", []string{"request_uri=urn:x"},
-			scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+			scanWant{"a", "x", 1, 1, true, "", ""}},
 	} {
 		var p Params
 		r := p.Scan(tc.query)
@@ -688,7 +704,7 @@ func TestParamsScanJSONAndMultipart(t *testing.T) {
 		{`{"client_id":"a","redirect_uri":"x","Redirect.URI":"y"}`, true, scanWant{"a", "y", 1, 2, false, "", policy.DuplicateParameter}},
 		{`{"client_id":"a","redirect\u005furi":"x"}`, true, scanWant{"a", "x", 1, 1, false, "", ""}},
 		{"\ufeff{\"client_id\":\"a\",\"redirect_uri\":7}", true, scanWant{"a", "7", 1, 1, false, "", ""}},
-		{`{"client_id":"a","redirect_uri":"x","request":{"a":1}}`, true, scanWant{"a", "x", 1, 1, true, "", policy.RequestObjectNotSupported}},
+		{`{"client_id":"a","redirect_uri":"x","request":{"a":1}}`, true, scanWant{"a", "x", 1, 1, true, "", ""}},
 		{`["client_id","redirect_uri"]`, true, scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
 		{`{"client_id":"a",`, false, scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
 		{strings.Repeat("[", 10001) + strings.Repeat("]", 10001), false, scanWant{"", "", 0, 0, false, "", policy.MissingClientID}},
