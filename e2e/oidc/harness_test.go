@@ -182,6 +182,7 @@ func policyBlock(regFile, name string) string {
 		"\t\tenvironment production",
 		"\t\tname " + name,
 		"\t\tpaths /auth",
+		"\t\tpar_paths /request",
 		"\t\treload_interval off",
 	}, "\n")
 }
@@ -206,6 +207,7 @@ func registryClients() []map[string]any {
 		"client_id":     clientID,
 		"name":          "Example web application",
 		"redirect_uris": []string{callback},
+		"request_uris":  []string{requestURI},
 	}}
 }
 
@@ -236,6 +238,35 @@ func (s *stack) signES256(t *testing.T, claims map[string]any) string {
 	}
 	raw := append(r.FillBytes(make([]byte, 32)), sig.FillBytes(make([]byte, 32))...)
 	return input + "." + base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// decisions reads from Caddy's metrics how many decisions the named policy
+// made with decision and reason.
+func (s *stack) decisions(t *testing.T, policyName, decision, reason string) float64 {
+	t.Helper()
+	resp, err := http.Get(s.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "caddy_redirect_uri_policy_decisions_total{") ||
+			!strings.Contains(line, `policy="`+policyName+`"`) || !strings.Contains(line, `decision="`+decision+`"`) ||
+			!strings.Contains(line, `reason="`+reason+`"`) {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		n += v
+	}
+	return n
 }
 
 // seen is one request as the authorization server logged it.
