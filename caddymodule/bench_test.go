@@ -3,9 +3,12 @@
 package caddymodule
 
 import (
+	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -94,4 +97,59 @@ func BenchmarkRecordRejection(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkServeHTTPPAR measures a PAR push (HTTP Basic client, form body)
+// and an authorize request with a signed request object by value, as
+// openid-client sends them.
+func BenchmarkServeHTTPPAR(b *testing.B) {
+	h := provisionHandler(b, 10, func(h *Handler) { h.ParPaths = []string{"/oauth/par"} })
+	claims := `{"iss":"` + client0 + `","aud":"https://auth.example.edu","client_id":"` + client0 +
+		`","redirect_uri":"https://app0.example.edu/orcid/callback","response_type":"code","scope":"openid",` +
+		`"state":"Xk3v9QbW2mN7pL4rT8yZ","code_challenge":"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",` +
+		`"code_challenge_method":"S256","nonce":"n-0S6_WzA2Mj","exp":1767225600,"iat":1767225300,"nbf":1767225300,"jti":"a1b2c3"}`
+	object := "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0." + base64.RawURLEncoding.EncodeToString([]byte(claims)) +
+		".MEUCIQDKZokqnCjrRtw0tni+2gnjaLVQs0pqc2pEemmb9dtYAgIgX9uFHEBt2vRbVwV9s2KQGpF6cZEbVb3jx0o7sFMGE2U"
+	push := "response_type=code&redirect_uri=" + callback0 + "&scope=openid&state=Xk3v9QbW2mN7pL4rT8yZ" +
+		"&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&client_id=" + client0
+	for _, bc := range []struct {
+		name, method, target, body, wantRes string
+	}{
+		{"push", http.MethodPost, "/oauth/par", push, "exact_match"},
+		{"request_object", http.MethodGet, "/oauth/authorize?client_id=" + client0 + "&request=" + object, "", "exact_match"},
+		{"pushed_request_uri", http.MethodGet, "/oauth/authorize?client_id=" + client0 + "&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A6esc_11ACC5bwc014ltc14eY22c", "", "pushed_request"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			body := strings.NewReader(bc.body)
+			r := handlerRequest(bc.method, bc.target, "application/json", nil)
+			if bc.body != "" {
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(client0+":secret")))
+				r.ContentLength = int64(len(bc.body))
+			}
+			w := &discardWriter{h: http.Header{}}
+			serve := func() {
+				if bc.body != "" {
+					body.Reset(bc.body)
+					r.Body = io.NopCloser(body)
+				}
+				if err := h.ServeHTTP(w, r, nopNext); err != nil {
+					b.Fatal(err)
+				}
+			}
+			serve()
+			repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+			if got, _ := repl.GetString("http.redirect_uri_policy.reason"); got != bc.wantRes {
+				b.Fatalf("reason %q; want %q", got, bc.wantRes)
+			}
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			b.ReportAllocs()
+			cpu := cputime.Thread()
+			for b.Loop() {
+				serve()
+			}
+			b.ReportMetric(float64(cputime.Thread()-cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
 }

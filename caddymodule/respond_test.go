@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -450,7 +451,22 @@ const (
 func TestWriteServeHTTP(t *testing.T) {
 	h := provisionHandler(t, 3, nil)
 	reportOnly := provisionHandler(t, 3, func(h *Handler) { h.ReportOnly = true; h.Name = "report" })
+	par := provisionHandler(t, 3, func(h *Handler) { h.ParPaths = []string{"/oauth/par"}; h.Name = "par" })
+	rejectObjects := provisionHandler(t, 3, func(h *Handler) {
+		h.ParPaths = []string{"/oauth/par"}
+		h.RequestObjects = RequestObjectsReject
+		h.Name = "reject-objects"
+	})
 	const form = "application/x-www-form-urlencoded"
+	basic := func(user string) http.Header {
+		return http.Header{"Content-Type": {form}, "Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":secret"))}}
+	}
+	object := func(claims string) string {
+		return "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".c2ln"
+	}
+	goodObject := object(`{"client_id":"` + client0 + `","redirect_uri":"https://app0.example.edu/orcid/callback"}`)
+	evilObject := object(`{"client_id":"` + client0 + `","redirect_uri":"https://evil.example/cb"}`)
+	const pushedURI = "urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Aabc"
 	for _, tc := range []struct {
 		name           string
 		h              *Handler
@@ -503,6 +519,47 @@ func TestWriteServeHTTP(t *testing.T) {
 			[3]string{"reported", "redirect_uri_not_registered", client0}},
 		{"report only allowed", reportOnly, "GET", authorizeTarget(client0, callback0), nil, "", true, 0,
 			[3]string{"allowed", "exact_match", client0}},
+
+		// PAR pushes: the client from the form or HTTP Basic; the body
+		// reaches the server as sent.
+		{"push", par, "POST", "/oauth/par", basic(client0), "response_type=code&redirect_uri=" + callback0, true, 0,
+			[3]string{"allowed", "exact_match", client0}},
+		{"push, client_id in the form", par, "POST", "/oauth/par", http.Header{"Content-Type": {form}}, "client_id=" + client0 + "&redirect_uri=" + callback0 + "&client_secret=x", true, 0,
+			[3]string{"allowed", "exact_match", client0}},
+		{"push, request object", par, "POST", "/oauth/par", basic(client0), "request=" + goodObject, true, 0,
+			[3]string{"allowed", "exact_match", client0}},
+		{"push, not registered", par, "POST", "/OAUTH/par/", basic(client0), "redirect_uri=https%3A%2F%2Fevil.example%2Fcb", false, 400,
+			[3]string{"rejected", "redirect_uri_not_registered", client0}},
+		{"push, evil request object", par, "POST", "/oauth/par", basic(client0), "request=" + evilObject, false, 400,
+			[3]string{"rejected", "redirect_uri_not_registered", client0}},
+		{"push, mismatched copies", par, "POST", "/oauth/par", basic(client0), "redirect_uri=" + callback0 + "&request=" + evilObject, false, 400,
+			[3]string{"rejected", "redirect_uri_mismatch", client0}},
+		{"push, clients disagree", par, "POST", "/oauth/par", basic("APP-0000000000000001"), "client_id=" + client0 + "&redirect_uri=" + callback0, false, 400,
+			[3]string{"rejected", "client_id_mismatch", client0}},
+		{"push, no redirect_uri", par, "POST", "/oauth/par", basic(client0), "scope=openid", false, 400,
+			[3]string{"rejected", "missing_redirect_uri", client0}},
+		{"push, GET", par, "GET", "/oauth/par?client_id=" + client0 + "&redirect_uri=" + callback0, nil, "", false, 400,
+			[3]string{"rejected", "malformed_request", ""}},
+		{"push without par_paths", h, "POST", "/oauth/par", basic(client0), "redirect_uri=https%3A%2F%2Fevil.example%2Fcb", true, 0,
+			[3]string{}},
+
+		// Request objects and request_uri at the authorize endpoint.
+		{"request object", h, "GET", "/oauth/authorize?client_id=" + client0 + "&request=" + goodObject, nil, "", true, 0,
+			[3]string{"allowed", "exact_match", client0}},
+		{"request object, evil", h, "GET", "/oauth/authorize?client_id=" + client0 + "&request=" + evilObject, nil, "", false, 400,
+			[3]string{"rejected", "redirect_uri_not_registered", client0}},
+		{"request object, mismatched copies", h, "GET", authorizeTarget(client0, callback0) + "&request=" + evilObject, nil, "", false, 400,
+			[3]string{"rejected", "redirect_uri_mismatch", client0}},
+		{"request object, rejected by configuration", rejectObjects, "GET", "/oauth/authorize?client_id=" + client0 + "&request=" + goodObject, nil, "", false, 400,
+			[3]string{"rejected", "request_object_not_supported", client0}},
+		{"pushed request_uri", par, "GET", "/oauth/authorize?client_id=" + client0 + "&request_uri=" + pushedURI, nil, "", true, 0,
+			[3]string{"allowed", "pushed_request", client0}},
+		{"pushed request_uri without par_paths", h, "GET", "/oauth/authorize?client_id=" + client0 + "&request_uri=" + pushedURI, nil, "", false, 400,
+			[3]string{"rejected", "request_object_not_supported", client0}},
+		{"pushed request_uri, rejected by configuration", rejectObjects, "GET", "/oauth/authorize?client_id=" + client0 + "&request_uri=" + pushedURI, nil, "", false, 400,
+			[3]string{"rejected", "request_object_not_supported", client0}},
+		{"pushed request_uri, unknown client", par, "GET", "/oauth/authorize?client_id=APP-X&request_uri=" + pushedURI, nil, "", false, 400,
+			[3]string{"rejected", "unknown_client", "APP-X"}},
 	} {
 		var body io.Reader
 		if tc.body != "" {
