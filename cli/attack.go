@@ -60,6 +60,7 @@ point it at proxies you operate: the requests look like an attack.
 	f.BoolVar(&a.failOnAllowed, "fail-on-allowed", false, "Exit with status 1 when a variant would be allowed (offline)")
 	f.StringVar(&a.target, "target", "", "Base URL of a running proxy to send the variants to")
 	f.StringVar(&a.path, "path", "/oauth/authorize", "Path of the authorize endpoint on the target")
+	f.StringVar(&a.parPath, "par-path", "", "Path of the PAR endpoint (par_paths): adds pushes of the attacker's redirect URI")
 	f.IntVar(&a.maxRequests, "max-requests", 500, "Most requests sent to the target")
 	f.Float64Var(&a.rate, "rate", 50, "Most requests per second sent to the target")
 	f.DurationVar(&a.timeout, "timeout", 5*time.Second, "Timeout of each request to the target")
@@ -73,6 +74,7 @@ point it at proxies you operate: the requests look like an attack.
 
 type attackOptions struct {
 	client        string
+	parPath       string
 	failOnAllowed bool
 	target        string
 	path          string
@@ -193,7 +195,7 @@ func attack(cmd *cobra.Command, c *common, a *attackOptions, out, errOut io.Writ
 		Registry: c.registry, Environment: string(p.Environment()), Match: string(p.Match()),
 		Clients: []attackClient{}, Variants: []variantResult{},
 	}
-	opt := VariantOptions{AuthorizePath: a.path, PathSpellings: t != nil}
+	opt := VariantOptions{AuthorizePath: a.path, ParPath: a.parPath, PathSpellings: t != nil}
 	for _, cl := range clients {
 		raws := make([]string, 0, cl.URIs.Len())
 		for _, e := range cl.URIs.Entries() {
@@ -253,6 +255,12 @@ func decideVariant(p *policy.Policy, s *registry.Snapshot, clientID string, v Va
 	}
 	if v.RequestLevel() {
 		res.Reason = string(v.Expect)
+		if v.Expect == policy.RequestURINotRegistered {
+			// Looked up in the client's registration, after the client.
+			if d := s.Decide(clientID, ""); d.Reason == policy.UnknownClient || d.Reason == policy.ClientDisabled {
+				res.Reason = string(d.Reason)
+			}
+		}
 		return res
 	}
 	d := s.Decide(clientID, v.URI)

@@ -9,12 +9,13 @@ import (
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/request"
 )
 
 func checkCommand() *cobra.Command {
 	var c common
-	var clientID, redirectURI string
-	cmd := newSubcommand("check --registry <file> --environment <sandbox|production> --client <id> --redirect-uri <uri> [--match exact|prefix] [--format text|json]",
+	var clientID, redirectURI, object string
+	cmd := newSubcommand("check --registry <file> --environment <sandbox|production> --client <id> --redirect-uri <uri> [--request-object <jws>] [--match exact|prefix] [--format text|json]",
 		"Decides one redirect URI for one client and explains why",
 		`
 Decides a redirect URI for a client exactly as the redirect_uri_policy
@@ -23,6 +24,12 @@ decoded from the request's parameters) and explains the decision: the
 reason, the registered redirect URI that matched, or the closest registered
 one and every way it differs (other scheme, other port, subdomain or other
 host, path differs at byte N, query differs, ...).
+
+With --request-object, the request also carries that request object (the
+request parameter, a JWS; its signature is not checked): its redirect_uri
+is the one checked when --redirect-uri is not given, and must equal it when
+it is; its client_id must be --client. An encrypted or unreadable object is
+rejected, as the handler rejects it.
 
 Exit status: 0 allowed, 1 rejected, 2 usage or load errors.
 
@@ -36,9 +43,10 @@ With --format json the output is one object:
 `)
 	c.addFlags(cmd)
 	cmd.Flags().StringVar(&clientID, "client", "", "The client_id of the request (required)")
-	cmd.Flags().StringVar(&redirectURI, "redirect-uri", "", "The redirect_uri of the request, decoded (required)")
+	cmd.Flags().StringVar(&redirectURI, "redirect-uri", "", "The redirect_uri of the request, decoded (required without --request-object)")
+	cmd.Flags().StringVar(&object, "request-object", "", "A request object (JWS) the request carries")
 	cmd.RunE = run(func(cmd *cobra.Command, out, _ io.Writer) (int, error) {
-		return check(&c, clientID, redirectURI, cmd.Flags().Changed("redirect-uri"), out)
+		return check(&c, clientID, redirectURI, cmd.Flags().Changed("redirect-uri"), object, out)
 	})
 	return cmd
 }
@@ -76,19 +84,36 @@ type checkReport struct {
 	ExitCode  int    `json:"exit_code"`
 }
 
-func check(c *common, clientID, redirectURI string, uriGiven bool, out io.Writer) (int, error) {
+func check(c *common, clientID, redirectURI string, uriGiven bool, object string, out io.Writer) (int, error) {
 	if clientID == "" {
 		return exitUsage, usagef("--client is required")
 	}
-	if !uriGiven {
+	if !uriGiven && object == "" {
 		return exitUsage, usagef("--redirect-uri is required")
 	}
 	p, s, err := c.load()
 	if err != nil {
 		return exitUsage, err
 	}
+	var objectReason policy.Reason
+	var objectDetail string
+	if object != "" {
+		o, reason, detail := request.ReadRequestObject(object)
+		switch {
+		case reason != "":
+			objectReason, objectDetail = reason, detail
+		case o.HasClientID && o.ClientID != clientID:
+			objectReason, objectDetail = policy.ClientIDMismatch, fmt.Sprintf("the request object's client_id is %q", o.ClientID)
+		case o.HasRedirectURI && uriGiven && o.RedirectURI != redirectURI:
+			objectReason, objectDetail = policy.RedirectURIMismatch, fmt.Sprintf("the request object's redirect_uri is %q", o.RedirectURI)
+		case o.HasRedirectURI:
+			redirectURI = o.RedirectURI
+		}
+	}
 	d := s.Decide(clientID, redirectURI)
-	if redirectURI == "" {
+	if objectReason != "" {
+		d = registry.Decision{Decision: policy.Decision{Reason: objectReason, Detail: objectDetail}, Client: s.Client(clientID)}
+	} else if redirectURI == "" {
 		// The handler answers an empty parameter before it looks the
 		// client up.
 		d = registry.Decision{Decision: policy.Decision{Reason: policy.MissingRedirectURI, Detail: "the redirect_uri is empty"}, Client: s.Client(clientID)}
@@ -107,9 +132,12 @@ func check(c *common, clientID, redirectURI string, uriGiven bool, out io.Writer
 		if e := d.Entry; e != nil {
 			r.Matched = &checkEntry{URI: e.Raw, Normalized: e.Normalized, Kind: e.Kind.String(), Loopback: e.Loopback}
 		}
-		if cl.Disabled && redirectURI != "" {
+		switch {
+		case objectReason != "":
+			// The request object decided; the URI was not looked at.
+		case cl.Disabled && redirectURI != "":
 			r.Otherwise = string(cl.URIs.Decide(redirectURI).Reason)
-		} else if !d.Allowed() && redirectURI != "" {
+		case !d.Allowed() && redirectURI != "":
 			r.Closest = closest(p, cl.URIs.Entries(), redirectURI)
 		}
 	}

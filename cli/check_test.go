@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -205,4 +206,35 @@ func TestCheckErrors(t *testing.T) {
 	// An empty redirect_uri is what the handler calls missing.
 	r = runCLI(t, "check", "--registry", g, "--environment", "production", "--client", "APP-FULL", "--redirect-uri", "")
 	expect(t, r, 1, "reason:       missing_redirect_uri: ")
+}
+
+// TestCheckRequestObject: --request-object decides as the handler does on
+// a request object by value.
+func TestCheckRequestObject(t *testing.T) {
+	f := writeFile(t, "prod.json", prodRegistry)
+	object := func(claims string) string {
+		return "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".c2ln"
+	}
+	good := `"redirect_uri":"https://app.example.com/oauth/callback?tenant=a"`
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"object's redirect_uri", []string{"--request-object", object(`{"client_id":"APP-FULL",` + good + `}`)}, 0, "reason:       exact_match: "},
+		{"equal copies", []string{"--redirect-uri", "https://app.example.com/oauth/callback?tenant=a", "--request-object", object(`{` + good + `}`)}, 0, "reason:       exact_match: "},
+		{"evil object", []string{"--request-object", object(`{"redirect_uri":"https://evil.example/cb"}`)}, 1, "reason:       redirect_uri_not_registered: "},
+		{"mismatched copies", []string{"--redirect-uri", "https://app.example.com/oauth/callback?tenant=a", "--request-object", object(`{"redirect_uri":"https://evil.example/cb"}`)}, 1,
+			`reason:       redirect_uri_mismatch: The request carries different redirect URIs. (the request object's redirect_uri is "https://evil.example/cb")`},
+		{"another client", []string{"--request-object", object(`{"client_id":"APP-HOST",` + good + `}`)}, 1, "reason:       client_id_mismatch: "},
+		{"encrypted", []string{"--request-object", "a.b.c.d.e"}, 1, "reason:       request_object_encrypted: "},
+		{"unreadable", []string{"--request-object", "a.b"}, 1, "reason:       request_object_unreadable: "},
+		{"no redirect_uri anywhere", []string{"--request-object", object(`{"client_id":"APP-FULL"}`)}, 1, "reason:       missing_redirect_uri: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"check", "--registry", f, "--environment", "production", "--client", "APP-FULL"}, tc.args...)
+			expect(t, runCLI(t, args...), tc.code, tc.want)
+		})
+	}
 }

@@ -169,7 +169,7 @@ func sendOrder(v variantResult) int {
 	switch v.Class {
 	case ClassPathSpelling:
 		return 0
-	case ClassRequest:
+	case ClassRequest, ClassPAR:
 		return 1
 	case ClassRegistered:
 		return 2

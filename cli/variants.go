@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -32,6 +34,7 @@ const (
 	ClassCase             = "case"              // letter case of scheme, host and path
 	ClassRequest          = "request"           // request-level: repeated and case-variant parameters, request objects
 	ClassPathSpelling     = "path-spelling"     // the authorize path spelled otherwise, or a path below it (online only)
+	ClassPAR              = "par"               // pushes to the PAR endpoint (with a PAR path)
 )
 
 // Classes lists every class in the order variants are generated.
@@ -40,7 +43,7 @@ var Classes = []string{
 	ClassSubdomain, ClassParentDomain, ClassUserinfo, ClassBackslash, ClassScheme, ClassPort,
 	ClassPathTraversal, ClassEncodedTraversal, ClassPrefixExtension, ClassFragment,
 	ClassQueryInjection, ClassLoopback, ClassIDN, ClassTrailingDot, ClassCase,
-	ClassRequest, ClassPathSpelling,
+	ClassRequest, ClassPathSpelling, ClassPAR,
 }
 
 // AttackerHost is the host the variants send codes to: a reserved name
@@ -84,6 +87,9 @@ type VariantOptions struct {
 	// AuthorizePath is the path of the authorize endpoint; default
 	// /oauth/authorize.
 	AuthorizePath string
+	// ParPath, when set, is the PAR endpoint's path: ClassPAR variants
+	// push the attacker's redirect URI there.
+	ParPath string
 	// PathSpellings adds ClassPathSpelling variants: the attacker-host URI
 	// sent to other spellings of AuthorizePath, which the policy must
 	// check too. They only make sense against a running proxy.
@@ -126,6 +132,9 @@ func Variants(clientID string, registered []string, opt VariantOptions) []Varian
 	g.requestVariants(first.raw, good, evil)
 	if opt.PathSpellings {
 		g.pathSpellings(first.raw, evil)
+	}
+	if opt.ParPath != "" {
+		g.parVariants(opt.ParPath, first.raw, good, evil)
 	}
 	return g.out
 }
@@ -204,7 +213,7 @@ func (g *generator) add(v Variant) {
 	if v.Path == "" {
 		v.Path = g.path
 	}
-	if v.RawQuery == "" && v.Expect == "" {
+	if v.RawQuery == "" && v.Expect == "" && v.Body == "" {
 		v.RawQuery = authorizeQuery(g.clientID, v.URI)
 	}
 	key := v.Method + " " + v.Path + "?" + v.RawQuery + "\n" + v.Body
@@ -415,37 +424,56 @@ func (g *generator) requestVariants(baseRaw, good, evil string) {
 	add("duplicate client_id", id+"&client_id=attacker-client&redirect_uri="+goodQ, "", policy.DuplicateParameter)
 	add("redirect_uri repeated in a form body", id+"&redirect_uri="+goodQ, "redirect_uri="+evilQ, policy.DuplicateParameter)
 	add("semicolon as parameter separator", id+"&redirect_uri="+goodQ+";redirect_uri="+evilQ, "", policy.MalformedRequest)
-	add("request_uri parameter (pushed or remote request object)",
-		id+"&redirect_uri="+goodQ+"&request_uri="+url.QueryEscape("https://"+AttackerHost+"/request.jwt"), "", policy.RequestObjectNotSupported)
+	add("request_uri parameter (an unregistered request object by reference)",
+		id+"&redirect_uri="+goodQ+"&request_uri="+url.QueryEscape("https://"+AttackerHost+"/request.jwt"), "", policy.RequestURINotRegistered)
 	add("case-variant request_uri parameter (Request_Uri)",
-		id+"&redirect_uri="+goodQ+"&Request_Uri="+url.QueryEscape("https://"+AttackerHost+"/request.jwt"), "", policy.RequestObjectNotSupported)
-	add("request parameter (unsigned request object carrying another redirect_uri)",
-		id+"&redirect_uri="+goodQ+"&request="+unsignedRequestObject(evil), "", policy.RequestObjectNotSupported)
+		id+"&redirect_uri="+goodQ+"&Request_Uri="+url.QueryEscape("https://"+AttackerHost+"/request.jwt"), "", policy.RequestURINotRegistered)
+	add("request parameter (request object carrying another redirect_uri)",
+		id+"&redirect_uri="+goodQ+"&request="+unsignedRequestObject(`{"redirect_uri":`+jsonString(evil)+`}`), "", policy.RedirectURIMismatch)
+	add("request object naming another client",
+		id+"&request="+unsignedRequestObject(`{"client_id":"attacker-client","redirect_uri":`+jsonString(good)+`}`), "", policy.ClientIDMismatch)
+	add("request object with redirect_uri twice, in another letter case",
+		id+"&request="+unsignedRequestObject(`{"redirect_uri":`+jsonString(good)+`,"Redirect_Uri":`+jsonString(evil)+`}`), "", policy.RequestObjectUnreadable)
+	add("encrypted request object (JWE)", id+"&request="+encryptedRequestObject, "", policy.RequestObjectEncrypted)
+	add("request and request_uri together",
+		id+"&request="+unsignedRequestObject(`{"redirect_uri":`+jsonString(good)+`}`)+"&request_uri="+url.QueryEscape("https://"+AttackerHost+"/request.jwt"), "", policy.MalformedRequest)
 }
 
-// unsignedRequestObject is a JWT with alg none whose claims carry a
-// redirect_uri: what a server that reads request objects might prefer.
-func unsignedRequestObject(redirectURI string) string {
-	enc := func(s string) string {
-		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-		var b strings.Builder
-		for i := 0; i < len(s); i += 3 {
-			var n uint32
-			k := min(3, len(s)-i)
-			for j := range 3 {
-				n <<= 8
-				if j < k {
-					n |= uint32(s[i+j])
-				}
-			}
-			for j := range k + 1 {
-				b.WriteByte(alphabet[n>>(18-6*j)&0x3f])
-			}
-		}
-		return b.String()
+// unsignedRequestObject is a request object (a JWS with alg none) with
+// the given claims, a JSON object: what an attacker puts in a request
+// parameter. Its signature does not matter to the policy, which never
+// verifies one.
+func unsignedRequestObject(claims string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(claims)) + "."
+}
+
+// jsonString is s as a JSON string.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// encryptedRequestObject is a request object in JWE compact serialization
+// (five parts), which nobody but the server can read.
+const encryptedRequestObject = "eyJhbGciOiJSU0EtT0FFUC0yNTYiLCJlbmMiOiJBMjU2R0NNIn0.a2V5.aXY.Y2lwaGVydGV4dA.dGFn"
+
+// parVariants push the attacker's redirect URI to the PAR endpoint
+// (RFC 9126) with the client's id in the form, as a holder of its
+// credentials would: the push must be checked as an authorize request is.
+func (g *generator) parVariants(path, baseRaw, good, evil string) {
+	id := "client_id=" + url.QueryEscape(g.clientID)
+	goodQ, evilQ := url.QueryEscape(good), url.QueryEscape(evil)
+	add := func(name, query, body string, expect policy.Reason) {
+		g.add(Variant{Class: ClassPAR, Name: name, Base: baseRaw, URI: evil, Method: "POST", Path: path, RawQuery: query, Body: "response_type=code&" + body, Expect: expect})
 	}
-	claims := `{"redirect_uri":"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(redirectURI) + `"}`
-	return enc(`{"alg":"none"}`) + "." + enc(claims) + "."
+	add("push with the attacker's redirect_uri", "", id+"&redirect_uri="+evilQ, "")
+	add("push with a request object carrying the attacker's redirect_uri", "", id+"&request="+unsignedRequestObject(`{"redirect_uri":`+jsonString(evil)+`}`), "")
+	add("push with redirect_uri in the query and the form", "redirect_uri="+evilQ, id+"&redirect_uri="+goodQ, policy.DuplicateParameter)
+	add("push with a request object whose redirect_uri differs", "", id+"&redirect_uri="+goodQ+"&request="+unsignedRequestObject(`{"redirect_uri":`+jsonString(evil)+`}`), policy.RedirectURIMismatch)
+	add("push with a request object naming another client", "", id+"&redirect_uri="+goodQ+"&request="+unsignedRequestObject(`{"client_id":"attacker-client"}`), policy.ClientIDMismatch)
+	add("push with an encrypted request object", "", id+"&request="+encryptedRequestObject, policy.RequestObjectEncrypted)
+	add("push with a request_uri", "", id+"&request_uri="+url.QueryEscape("https://"+AttackerHost+"/request.jwt"), policy.MalformedRequest)
 }
 
 // pathSpellings sends the attacker's URI to other spellings of the

@@ -18,7 +18,7 @@ func TestVariantsClasses(t *testing.T) {
 		byClass[v.Class] = append(byClass[v.Class], v.URI)
 	}
 	for _, c := range Classes {
-		if len(byClass[c]) == 0 {
+		if len(byClass[c]) == 0 && c != ClassPAR {
 			t.Errorf("no variant of class %s", c)
 		}
 	}
@@ -74,8 +74,8 @@ func TestVariantsClasses(t *testing.T) {
 		"GET ?" + id + "&redirect_uri=" + good + "&redirect.uri=" + evil + " ":                                               policy.DuplicateParameter,
 		"POST ?" + id + "&redirect_uri=" + good + " redirect_uri=" + evil:                                                    policy.DuplicateParameter,
 		"GET ?" + id + "&redirect_uri=" + good + ";redirect_uri=" + evil + " ":                                               policy.MalformedRequest,
-		"GET ?" + id + "&redirect_uri=" + good + "&request_uri=" + url.QueryEscape("https://evil.example/request.jwt") + " ": policy.RequestObjectNotSupported,
-		"GET ?" + id + "&redirect_uri=" + good + "&Request_Uri=" + url.QueryEscape("https://evil.example/request.jwt") + " ": policy.RequestObjectNotSupported,
+		"GET ?" + id + "&redirect_uri=" + good + "&request_uri=" + url.QueryEscape("https://evil.example/request.jwt") + " ": policy.RequestURINotRegistered,
+		"GET ?" + id + "&redirect_uri=" + good + "&Request_Uri=" + url.QueryEscape("https://evil.example/request.jwt") + " ": policy.RequestURINotRegistered,
 		"GET ?" + id + "&client_id=attacker-client&redirect_uri=" + good + " ":                                               policy.DuplicateParameter,
 	} {
 		if got, ok := requests[req]; !ok || got != reason {
@@ -100,6 +100,39 @@ func TestVariantsClasses(t *testing.T) {
 	}
 	if vs := Variants("APP-1", []string{"https://app.example.com/cb"}, VariantOptions{}); slices.ContainsFunc(vs, func(v Variant) bool { return v.Class == ClassPathSpelling }) {
 		t.Error("path spellings without PathSpellings")
+	}
+}
+
+// TestVariantsPAR: with a PAR path, pushes of the attacker's redirect URI
+// go there as form POSTs; those not decided by their shape carry the URI.
+func TestVariantsPAR(t *testing.T) {
+	vs := Variants("APP-1", []string{"https://app.example.com/cb"}, VariantOptions{ParPath: "/par"})
+	reasons := map[policy.Reason]bool{}
+	n := 0
+	for _, v := range vs {
+		if v.Class != ClassPAR {
+			continue
+		}
+		n++
+		reasons[v.Expect] = true
+		if v.Method != "POST" || v.Path != "/par" || v.Body == "" {
+			t.Errorf("%s: %s %s body %q", v.Name, v.Method, v.Path, v.Body)
+		}
+		form, err := url.ParseQuery(v.Body)
+		if err != nil || form.Get("client_id") != "APP-1" {
+			t.Errorf("%s: body %q does not name the client", v.Name, v.Body)
+		}
+		if !v.RequestLevel() && form.Get("redirect_uri") != v.URI && form.Get("request") == "" {
+			t.Errorf("%s: body %q carries neither %q nor a request object", v.Name, v.Body, v.URI)
+		}
+	}
+	for _, r := range []policy.Reason{"", policy.DuplicateParameter, policy.RedirectURIMismatch, policy.ClientIDMismatch, policy.RequestObjectEncrypted, policy.MalformedRequest} {
+		if !reasons[r] {
+			t.Errorf("no PAR variant expecting %q", r)
+		}
+	}
+	if n < 7 {
+		t.Errorf("%d PAR variants", n)
 	}
 }
 

@@ -244,9 +244,10 @@ var mayName = func() (t [256]bool) {
 }()
 
 // RequestsCode reports whether a query string carries both response_type
-// and redirect_uri, in any spelling nameIs reads and whatever else it
-// holds: an authorize request, whichever path or route brings it to the
-// endpoint. It splits at ";" as well as "&", and decodes names as PHP does
+// and redirect_uri (or a request object, request or request_uri, which
+// can carry the redirect URI instead), in any spelling nameIs reads and
+// whatever else it holds: an authorize request, whichever path or route
+// brings it to the endpoint. It splits at ";" as well as "&", and decodes names as PHP does
 // (a "%" that does not start an escape is kept), so that no part of the
 // query hides one.
 func RequestsCode(raw string) bool {
@@ -269,7 +270,7 @@ func RequestsCode(raw string) bool {
 		switch leadLower(name) {
 		case 'r':
 			responseType = responseType || nameIs(name, "response_type")
-			RedirectURI = RedirectURI || nameIs(name, "redirect_uri")
+			RedirectURI = RedirectURI || nameIs(name, "redirect_uri") || nameIs(name, "request") || nameIs(name, "request_uri")
 		}
 	}
 	return responseType && RedirectURI

@@ -582,6 +582,11 @@ func TestRequestsCode(t *testing.T) {
 		{"response_types=code&redirect_uri=x", false},
 		{"post_logout_redirect_uri=x&response_type=code", false},
 		{"type=a&redirect_uri=x", false},
+		// A request object can carry the redirect URI instead.
+		{"response_type=code&client_id=a&request=x.y.z", true},
+		{"Request_Uri=urn:x&response_type=code", true},
+		{"request=x.y.z&client_id=a", false},
+		{"response_type=code&requests=x", false},
 	} {
 		if got := RequestsCode(tc.raw); got != tc.want {
 			t.Errorf("RequestsCode(%q) = %v; want %v", tc.raw, got, tc.want)
