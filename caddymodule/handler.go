@@ -483,7 +483,9 @@ func (h *Handler) decideParams(ps *request.Params, push bool) registry.Decision 
 		case o.HasRedirectURI && has && o.RedirectURI != redirect:
 			return reject(policy.RedirectURIMismatch, "the request object's redirect_uri differs from the request's")
 		case o.HasRedirectURI:
+			// The URI checked is the one logged and shown.
 			redirect, has = o.RedirectURI, true
+			ps.RedirectURI = redirect
 		}
 	}
 	s := h.loader.Snapshot()

@@ -30,6 +30,7 @@ import (
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/caddybin"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/internal/loopback"
+	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 )
 
 const (
@@ -331,7 +332,7 @@ scrape_configs:
 		if len(res) != 1 {
 			return errors.New("caddy not scraped yet")
 		}
-		if got, want := res[0].value(t), float64(5+18+18); got != want {
+		if got, want := res[0].value(t), float64(len(policy.AllowReasons)+2*len(policy.RejectReasons)); got != want {
 			return fmt.Errorf("%v decisions_total series, want %v (every reason from start)", got, want)
 		}
 		return nil

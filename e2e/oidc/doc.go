@@ -9,5 +9,13 @@
 // test proves what reached the server and what Caddy stopped; driver.mjs
 // runs one sign-in and prints what happened at each stage.
 //
+// One stack of processes (sharedStack) serves every test of the package:
+// the clients are in serverClients (the server's view) and
+// registryClients (the module's registry), the module's configuration in
+// policyBlock. A new case adds its clients there, drives a sign-in with
+// stack.signIn (new driver options go into driver.mjs) or sends its own
+// request with do, marked with a probe, and asks the server's log with
+// provider.sawProbe whether it arrived.
+//
 // The tests fail, never skip, when Node or the packages are missing.
 package oidc

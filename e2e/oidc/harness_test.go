@@ -66,11 +66,23 @@ var (
 	stackOnce sync.Once
 	shared    *stack
 	stackErr  error
+
+	cleanupMu sync.Mutex
 	cleanups  []func()
 )
 
+// atEnd registers f to run when the package's tests end; processes start
+// concurrently, so it locks.
+func atEnd(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanups = append(cleanups, f)
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
 	for i := len(cleanups) - 1; i >= 0; i-- {
 		cleanups[i]()
 	}
@@ -99,7 +111,7 @@ func startStack(t *testing.T) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	atEnd(func() { os.RemoveAll(dir) })
 	s := &stack{}
 	if s.key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		return nil, err
@@ -313,7 +325,7 @@ func startProvider(dir, name string, cfg providerConfig) (*provider, error) {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	pid := cmd.Process.Pid
-	cleanups = append(cleanups, func() {
+	atEnd(func() {
 		if p, err := os.FindProcess(pid); err == nil {
 			p.Signal(syscall.SIGTERM)
 		}
@@ -436,7 +448,7 @@ func startCaddy(dir, bin, caddyfile string, sites ...string) error {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	pid := cmd.Process.Pid
-	cleanups = append(cleanups, func() {
+	atEnd(func() {
 		if p, err := os.FindProcess(pid); err == nil {
 			p.Signal(syscall.SIGTERM)
 		}
