@@ -416,6 +416,8 @@ func TestValidateSameMessages(t *testing.T) {
 		{"redirect_uri_policy {\n" + ok + "\tpaths oauth/token\n}", Handler{Registry: "/r.json", Environment: "production", Paths: []string{"oauth/token"}}},
 		{"redirect_uri_policy {\n" + ok + "\tmax_body 5242880\n}", Handler{Registry: "/r.json", Environment: "production", MaxBody: 5 << 20}},
 		{"redirect_uri_policy {\n" + ok + "\trejection redirect\n}", Handler{Registry: "/r.json", Environment: "production", Rejection: "redirect"}},
+		{"redirect_uri_policy {\n" + ok + "\tpar_paths par\n}", Handler{Registry: "/r.json", Environment: "production", ParPaths: []string{"par"}}},
+		{"redirect_uri_policy {\n" + ok + "\trequest_objects verify\n}", Handler{Registry: "/r.json", Environment: "production", RequestObjects: "verify"}},
 	} {
 		var h Handler
 		cfErr := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.caddyfile))

@@ -559,7 +559,7 @@ func TestWriteServeHTTP(t *testing.T) {
 		{"pushed request_uri, rejected by configuration", rejectObjects, "GET", "/oauth/authorize?client_id=" + client0 + "&request_uri=" + pushedURI, nil, "", false, 400,
 			[3]string{"rejected", "request_object_not_supported", client0}},
 		{"pushed request_uri, unknown client", par, "GET", "/oauth/authorize?client_id=APP-X&request_uri=" + pushedURI, nil, "", false, 400,
-			[3]string{"rejected", "unknown_client", "APP-X"}},
+			[3]string{"rejected", "unknown_client", ""}},
 	} {
 		var body io.Reader
 		if tc.body != "" {
