@@ -119,7 +119,8 @@ func TestIntegrationBelowEndpoint(t *testing.T) {
 		{"folded-name", "redirect_uri_not_registered", rawReq{Target: "/oauth/authorize/x?Client.ID=APP-SUB&REDIRECT_URI=" + evilQ}},
 		{"cookies", "redirect_uri_not_registered", rawReq{Target: "/oauth/authorize/x", Header: [][2]string{{"Cookie", "client_id=APP-SUB; redirect_uri=" + evilQ}}}},
 		{"response-type-only", "missing_client_id", rawReq{Target: "/oauth/authorize/x?response_type=code"}},
-		{"request-uri", "request_object_not_supported", rawReq{Target: "/oauth/authorize/x?client_id=APP-SUB&request_uri=urn%3Ax"}},
+		{"request-uri", "request_uri_not_registered", rawReq{Target: "/oauth/authorize/x?client_id=APP-SUB&request_uri=urn%3Ax"}},
+		{"pushed request_uri without par_paths", "request_object_not_supported", rawReq{Target: "/oauth/authorize/x?client_id=APP-SUB&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax"}},
 		{"split-duplicate", "duplicate_parameter", rawReq{Method: "POST", Target: "/oauth/authorize/x?client_id=APP-SUB&redirect_uri=" + url.QueryEscape(good), Header: form, Body: []byte("redirect_uri=" + evilQ)}},
 	}
 	for _, c := range rejected {
