@@ -79,15 +79,22 @@ const maxDepth = 10000
 // where names a value of the file in problems, built only when one is
 // reported: "the registry", "clients[3]", "clients[3].redirect_uris[1]".
 type where struct {
-	client int    // -1 outside the clients list
+	client int    // -1 outside the clients list, oneClient for a lone client
 	field  string // "" for the object itself
 	index  int    // -1 unless an element of an array field
 }
+
+// oneClient is where.client for the fields of a client read alone (a
+// value of an incremental source), named without a clients[i] prefix.
+const oneClient = -2
 
 var top = where{client: -1, index: -1}
 
 func (w where) String() string {
 	var b strings.Builder
+	if w.client == oneClient && w.field == "" {
+		return "the client"
+	}
 	if w.client >= 0 {
 		b.WriteString("clients[")
 		b.WriteString(strconv.Itoa(w.client))
@@ -128,19 +135,53 @@ type decoder struct {
 // errStop ends decoding after a syntax error, already recorded.
 var errStop = errors.New("stop")
 
-func decodeFile(data []byte, problems *problemList) (*fileDoc, bool) {
+// newDecoder checks what makes data unreadable as a whole (not UTF-8,
+// empty, a byte order mark) and returns a decoder at its first value.
+func newDecoder(data []byte, problems *problemList, what string) (*decoder, bool) {
 	if at := invalidUTF8(data); at >= 0 {
-		problems.add(at, "file is not valid UTF-8")
+		problems.add(at, what+" is not valid UTF-8")
 		return nil, false
 	}
 	d := &decoder{data: data, problems: problems}
 	d.ws()
 	if d.pos == len(data) {
-		problems.add(0, "file is empty")
+		problems.add(0, what+" is empty")
 		return nil, false
 	}
 	if bytes.HasPrefix(data, []byte("\uFEFF")) {
-		problems.add(0, "file starts with a byte order mark (U+FEFF): save it as UTF-8 without BOM")
+		problems.add(0, what+" starts with a byte order mark (U+FEFF): save it as UTF-8 without BOM")
+		return nil, false
+	}
+	return d, true
+}
+
+// trailing reports anything after the top-level value.
+func (d *decoder) trailing(what string) {
+	d.ws()
+	if d.pos < len(d.data) {
+		d.problems.add(d.pos, "trailing data after the "+what+" object")
+	}
+}
+
+// decodeClient reads one client object alone, as an incremental source
+// stores each client: the fields, rules and messages of a client in the
+// file.
+func decodeClient(data []byte, problems *problemList) (*fileDoc, bool) {
+	d, ok := newDecoder(data, problems, "value")
+	if !ok {
+		return nil, false
+	}
+	doc := &fileDoc{clients: []clientDoc{{offset: d.pos}}}
+	if err := d.client(oneClient, doc); err != nil {
+		return nil, false
+	}
+	d.trailing("client")
+	return doc, true
+}
+
+func decodeFile(data []byte, problems *problemList) (*fileDoc, bool) {
+	d, ok := newDecoder(data, problems, "file")
+	if !ok {
 		return nil, false
 	}
 	// Capacity hints, so that the lists are not copied as they grow: a
@@ -169,10 +210,7 @@ func decodeFile(data []byte, problems *problemList) (*fileDoc, bool) {
 	if isObject && seen&(1<<keyClients) == 0 {
 		d.problems.add(0, `missing field "clients"`)
 	}
-	d.ws()
-	if d.pos < len(d.data) {
-		d.problems.add(d.pos, "trailing data after the registry object")
-	}
+	d.trailing("registry")
 	return doc, true
 }
 

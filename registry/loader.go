@@ -24,6 +24,8 @@ type ReloadEvent struct {
 	Err error
 	// Snapshot is the snapshot serving after the reload.
 	Snapshot *Snapshot
+	// State is set by a source that follows a store (etcd); nil for a file.
+	State *SourceState
 }
 
 // Loader serves the latest good snapshot of a registry file and, once

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,17 +48,26 @@ func (c *Client) HasRequestURI(uri string) bool {
 	return false
 }
 
-// Snapshot is one successfully loaded registry file. It is immutable and
-// safe for concurrent use.
+// Snapshot is one successfully loaded registry: a file, or a store's
+// clients at one revision. It is immutable and safe for concurrent use.
 type Snapshot struct {
+	// File names where the registry was read: a file's path, or the
+	// source (such as "etcd:<prefix>") for an incremental source.
 	File     string
 	Policy   *policy.Policy
-	Hash     [sha256.Size]byte
+	Hash     [sha256.Size]byte // of the file; zero for an incremental source
 	LoadedAt time.Time
+	// Revision is the store revision an incremental source's snapshot
+	// reflects; 0 for a file.
+	Revision int64
 
-	clients map[string]*Client
-	order   []*Client
-	uris    int
+	clients map[string]*Client // a file's clients
+	tree    clientTree         // an incremental source's clients (see clientTree)
+	order   []*Client          // a file's clients in file order
+	n, uris int
+
+	sorted     sync.Once // the order of an incremental snapshot, made when asked
+	sortedList []*Client
 }
 
 // Decision is the outcome of checking one authorize request's client and
@@ -68,13 +79,29 @@ type Decision struct {
 }
 
 // Client returns the client registered under id, or nil.
-func (s *Snapshot) Client(id string) *Client { return s.clients[id] }
+func (s *Snapshot) Client(id string) *Client {
+	if s.clients != nil {
+		return s.clients[id]
+	}
+	return s.tree.get(id)
+}
 
-// Clients returns every client in file order. The caller must not modify it.
-func (s *Snapshot) Clients() []*Client { return s.order }
+// Clients returns every client: in file order for a file, in client_id
+// order for an incremental source. The caller must not modify it.
+func (s *Snapshot) Clients() []*Client {
+	if s.clients != nil {
+		return s.order
+	}
+	s.sorted.Do(func() {
+		s.sortedList = make([]*Client, 0, s.n)
+		s.tree.each(func(c *Client) { s.sortedList = append(s.sortedList, c) })
+		slices.SortFunc(s.sortedList, func(a, b *Client) int { return strings.Compare(a.ID, b.ID) })
+	})
+	return s.sortedList
+}
 
 // Len returns the number of clients.
-func (s *Snapshot) Len() int { return len(s.order) }
+func (s *Snapshot) Len() int { return s.n }
 
 // URIs returns the number of registered redirect URIs of all clients.
 func (s *Snapshot) URIs() int { return s.uris }
@@ -82,7 +109,7 @@ func (s *Snapshot) URIs() int { return s.uris }
 // Decide checks a requested redirect URI for a client: unknown and disabled
 // clients are rejected before the URI is looked at.
 func (s *Snapshot) Decide(clientID, redirectURI string) Decision {
-	c := s.clients[clientID]
+	c := s.Client(clientID)
 	switch {
 	case c == nil:
 		return Decision{Decision: policy.Decision{Reason: policy.UnknownClient}} // the reason says it all
@@ -154,6 +181,7 @@ func parse(name string, data []byte, p *policy.Policy) (*Snapshot, *problemList)
 		if c := checkClient(i, cd, doc, sets[i], errs[i], p, problems); c != nil {
 			s.clients[c.ID] = c
 			s.order = append(s.order, c)
+			s.n++
 			s.uris += c.URIs.Len()
 		}
 	}
@@ -195,7 +223,7 @@ func compileAll(doc *fileDoc, p *policy.Policy) ([]*policy.Set, []error) {
 // reports each problem at the offending value.
 func checkClient(i int, cd *clientDoc, doc *fileDoc, set *policy.Set, err error, p *policy.Policy, problems *problemList) *Client {
 	if msg := checkClientID(cd.clientID); msg != "" {
-		problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("clients[%d]: client_id %q %s", i, cd.clientID, msg))
+		problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("%s: client_id %q %s", where{client: i, index: -1}, cd.clientID, msg))
 		return nil
 	}
 	uris := doc.uris[cd.uriStart:cd.uriEnd]
