@@ -192,7 +192,7 @@ func attack(cmd *cobra.Command, c *common, a *attackOptions, out, errOut io.Writ
 	}
 
 	r := attackReport{
-		Registry: c.registry, Environment: string(p.Environment()), Match: string(p.Match()),
+		Registry: c.source(), Environment: string(p.Environment()), Match: string(p.Match()),
 		Clients: []attackClient{}, Variants: []variantResult{},
 	}
 	opt := VariantOptions{AuthorizePath: a.path, ParPath: a.parPath, PathSpellings: t != nil}

@@ -4,7 +4,11 @@
 //	caddy redirect-uri-policy lint   --registry FILE --environment ENV
 //	caddy redirect-uri-policy check  --registry FILE --environment ENV --client ID --redirect-uri URI
 //	caddy redirect-uri-policy attack --registry FILE --environment ENV [--target URL]
+//	caddy redirect-uri-policy publish --etcd ENDPOINTS --prefix PREFIX --environment ENV FILE
+//	caddy redirect-uri-policy export --etcd ENDPOINTS --prefix PREFIX --environment ENV [--output FILE]
 //
+// lint, check and attack read the registry from etcd instead of a file
+// with --etcd and --prefix.
 // They are registered the Caddy way, with caddycmd.RegisterCommand in init,
 // so `caddy help redirect-uri-policy` documents them.
 package cli
@@ -36,11 +40,11 @@ const (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  CommandName,
-		Usage: "lint|check|attack --registry <file> --environment <sandbox|production> [flags]",
-		Short: "Lints a redirect URI registry, checks a redirect URI, attacks a policy",
+		Usage: "lint|check|attack|publish|export --registry <file>|--etcd <endpoints> --prefix <prefix> --environment <sandbox|production> [flags]",
+		Short: "Lints a redirect URI registry, checks a redirect URI, attacks a policy, publishes to etcd",
 		Long: `
 Offline and online tools for the redirect_uri_policy handler. Each one reads a
-registry file with the same rules as the handler (--environment, --match and
+registry (a file, or the clients in etcd) with the same rules as the handler (--environment, --match and
 --max-uri-length must be those of the handler's configuration).
 
 lint
@@ -67,6 +71,19 @@ attack
     every answer that differs from what the registry says. Exit status 1
     on any difference.
 
+publish
+    Validates a registry file as the handler would, then writes only the
+    differences to the clients under an etcd prefix (one key per client),
+    in transactions within etcd's limits, and prints each change.
+    --dry-run prints them and writes nothing.
+
+export
+    Writes the clients under an etcd prefix to a registry file.
+
+lint, check and attack read the registry from etcd with --etcd and
+--prefix instead of --registry (the etcd password of --etcd-user is read
+from $`+PasswordEnv+`).
+
 Every subcommand takes --format text|json; JSON is a stable object for CI.
 Run 'caddy help redirect-uri-policy <subcommand>' for its flags.
 `,
@@ -79,14 +96,14 @@ Run 'caddy help redirect-uri-policy <subcommand>' for its flags.
 			})
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				if len(args) == 0 {
-					fmt.Fprintln(c.ErrOrStderr(), "Error: a subcommand is required: lint, check or attack")
+					fmt.Fprintln(c.ErrOrStderr(), "Error: a subcommand is required: lint, check, attack, publish or export")
 				} else {
-					fmt.Fprintf(c.ErrOrStderr(), "Error: unknown subcommand %q: want lint, check or attack\n", args[0])
+					fmt.Fprintf(c.ErrOrStderr(), "Error: unknown subcommand %q: want lint, check, attack, publish or export\n", args[0])
 				}
 				fmt.Fprint(c.ErrOrStderr(), c.UsageString())
 				return exitWith(c, exitUsage)
 			}
-			cmd.AddCommand(lintCommand(), checkCommand(), attackCommand())
+			cmd.AddCommand(lintCommand(), checkCommand(), attackCommand(), publishCommand(), exportCommand())
 		},
 	})
 }
@@ -146,6 +163,7 @@ func newSubcommand(use, short, long string) *cobra.Command {
 // common are the flags that say how the handler reads the registry.
 type common struct {
 	registry     string
+	etcd         etcdFlags
 	environment  string
 	match        string
 	maxURILength int
@@ -154,17 +172,18 @@ type common struct {
 
 func (c *common) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&c.registry, "registry", "", "Registry file (required)")
+	f.StringVar(&c.registry, "registry", "", "Registry file (or --etcd and --prefix)")
 	f.StringVar(&c.environment, "environment", "", "Environment of the policy: sandbox or production (required)")
 	f.StringVar(&c.match, "match", string(policy.MatchExact), "Match mode of the policy: exact or prefix")
 	f.IntVar(&c.maxURILength, "max-uri-length", 0, "Longest redirect URI accepted, in bytes (0: the handler's default, 2048)")
 	f.StringVar(&c.format, "format", "text", "Output format: text or json")
+	c.etcd.addFlags(cmd)
 }
 
 // policy checks the common flags and returns the policy they describe.
 func (c *common) policy() (*policy.Policy, error) {
-	if c.registry == "" {
-		return nil, usagef("--registry is required")
+	if c.registry == "" && !c.etcd.set() {
+		return nil, usagef("--registry is required (or --etcd and --prefix)")
 	}
 	if c.environment == "" {
 		return nil, usagef("--environment is required (sandbox or production)")
@@ -192,6 +211,12 @@ func (c *common) load() (*policy.Policy, *registry.Snapshot, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := c.oneSource(); err != nil {
+		return nil, nil, err
+	}
+	if c.etcd.set() {
+		return c.loadEtcd(p)
+	}
 	s, err := registry.Load(c.registry, p)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the registry does not load (run 'caddy %s lint' for details): %w", CommandName, err)
@@ -200,6 +225,22 @@ func (c *common) load() (*policy.Policy, *registry.Snapshot, error) {
 }
 
 func (c *common) json() bool { return c.format == "json" }
+
+// oneSource checks that the registry comes from a file or from etcd.
+func (c *common) oneSource() error {
+	if c.registry != "" && c.etcd.set() {
+		return usagef("--registry and --etcd exclude each other")
+	}
+	return nil
+}
+
+// source names the registry read, in reports.
+func (c *common) source() string {
+	if c.etcd.set() {
+		return "etcd:" + c.etcd.prefix
+	}
+	return c.registry
+}
 
 // cmdContext returns the command's context, never nil.
 func cmdContext(cmd *cobra.Command) context.Context {

@@ -60,12 +60,20 @@ func lint(c *common, strict bool, out io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	r := lintReport{File: c.registry, Environment: string(p.Environment()), Match: string(p.Match()), Strict: strict}
-	problems, err := registry.Lint(c.registry, p)
+	if err := c.oneSource(); err != nil {
+		return exitUsage, err
+	}
+	r := lintReport{File: c.source(), Environment: string(p.Environment()), Match: string(p.Match()), Strict: strict}
+	var problems []registry.Problem
+	if c.etcd.set() {
+		problems, err = c.lintEtcd(p)
+	} else {
+		problems, err = registry.Lint(c.registry, p)
+	}
 	if err != nil {
 		// An unreadable file is an error of the file, reported like the
 		// others so that CI sees the same object.
-		problems = []registry.Problem{{Severity: registry.Error, File: c.registry, Message: err.Error()}}
+		problems = []registry.Problem{{Severity: registry.Error, File: r.File, Message: err.Error()}}
 	}
 	slices.SortStableFunc(problems, func(a, b registry.Problem) int {
 		if a.Line != b.Line {
@@ -84,12 +92,12 @@ func lint(c *common, strict bool, out io.Writer) (int, error) {
 	r.Truncated = r.Errors >= registry.MaxProblems || r.Warnings >= registry.MaxProblems
 	if r.Errors == 0 {
 		// The file loads: say what it holds.
-		if s, err := registry.Load(c.registry, p); err == nil {
+		if _, s, err := c.load(); err == nil {
 			r.Clients, r.RedirectURIs = s.Len(), s.URIs()
 		} else {
 			// Changed between the two reads, or the rules disagree:
 			// never call a file clean that does not load.
-			r.Problems = append(r.Problems, registry.Problem{Severity: registry.Error, File: c.registry, Message: err.Error()})
+			r.Problems = append(r.Problems, registry.Problem{Severity: registry.Error, File: r.File, Message: err.Error()})
 			r.Errors++
 		}
 	}

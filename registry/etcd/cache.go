@@ -63,17 +63,17 @@ func (w *cacheWriter) flush() {
 	if s == nil {
 		return
 	}
-	if err := WriteCache(w.path, w.env, s); err != nil {
+	if err := WriteRegistryFile(w.path, w.env, s); err != nil {
 		w.log.Error("writing the registry cache failed; the previous cache stays", zap.String("cache", w.path), zap.Error(err))
 		return
 	}
 	w.log.Debug("registry cache written", zap.String("cache", w.path), zap.Int64("revision", s.Revision), zap.Int("clients", s.Len()))
 }
 
-// WriteCache writes s to path as a registry file, atomically: a reader (a
+// WriteRegistryFile writes s to path as a registry file, atomically: a reader (a
 // proxy starting while etcd is down) sees the old file or the new one,
 // never a part.
-func WriteCache(path string, env policy.Environment, s *registry.Snapshot) error {
+func WriteRegistryFile(path string, env policy.Environment, s *registry.Snapshot) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
