@@ -82,7 +82,7 @@ export
 
 lint, check and attack read the registry from etcd with --etcd and
 --prefix instead of --registry (the etcd password of --etcd-user is read
-from $`+PasswordEnv+`).
+from $` + PasswordEnv + `).
 
 Every subcommand takes --format text|json; JSON is a stable object for CI.
 Run 'caddy help redirect-uri-policy <subcommand>' for its flags.
