@@ -28,6 +28,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	redirect_uri_policy [<matcher>] {
 //		registry        <file>
+//		registry        <source> { ... }   (file <path>, etcd { ... }: see EtcdSource)
 //		environment     sandbox|production
 //		paths           <path...>
 //		par_paths       <path...>
@@ -56,14 +57,31 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		seen[sub] = true
 		switch sub {
-		case "registry", "environment", "match", "name", "rejection", "request_objects":
+		case "registry":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			// `registry <source> { ... }` names a source module;
+			// anything else is the file shorthand.
+			if name := d.Val(); isSourceModule(name) {
+				raw, err := unmarshalSource(d, name)
+				if err != nil {
+					return err
+				}
+				h.RegistrySourceRaw = raw
+			} else {
+				if d.NextArg() {
+					d.Prev() // name the argument that is enough
+					return d.ArgErr()
+				}
+				h.Registry = name
+			}
+		case "environment", "match", "name", "rejection", "request_objects":
 			var v string
 			if !d.AllArgs(&v) {
 				return d.ArgErr()
 			}
 			switch sub {
-			case "registry":
-				h.Registry = v
 			case "environment":
 				if err := validEnvironment(v); err != nil {
 					return d.Err(err.Error())
@@ -168,7 +186,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unknown subdirective %q", sub)
 		}
 	}
-	if h.Registry == "" {
+	if h.Registry == "" && h.RegistrySourceRaw == nil {
 		return d.Err("registry is required")
 	}
 	if h.Environment == "" {

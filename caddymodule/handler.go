@@ -3,10 +3,10 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -58,8 +58,13 @@ const (
 // file-backed registry of clients and rejects every one that breaks the
 // sandbox or production rules before it reaches the upstream.
 type Handler struct {
-	// Registry is the path of the registry file (required).
-	Registry string `json:"registry"`
+	// Registry is the path of the registry file: the shorthand of
+	// registry_source {"source": "file", "path": ...}. One of Registry and
+	// RegistrySourceRaw is required.
+	Registry string `json:"registry,omitempty"`
+	// RegistrySourceRaw is where the registry comes from, a module of the
+	// redirect_uri_policy.sources namespace: file or etcd.
+	RegistrySourceRaw json.RawMessage `json:"registry_source,omitempty" caddy:"namespace=redirect_uri_policy.sources inline_key=source"`
 	// Environment is "sandbox" or "production" (required).
 	Environment string `json:"environment"`
 	// Paths are the authorize endpoints checked. Default: /oauth/authorize.
@@ -101,7 +106,8 @@ type Handler struct {
 	paths    request.PathSet
 	parPaths request.PathSet
 	hasPAR   bool
-	loader   *registry.Loader
+	source   RegistrySource
+	loader   registry.Source
 	release  func() error
 	metrics  *policyMetrics
 	logger   *zap.Logger
@@ -126,6 +132,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	// calls Validate.
 	if err := h.Validate(); err != nil {
 		return err
+	}
+	if h.RegistrySourceRaw != nil {
+		mod, err := ctx.LoadModule(h, "RegistrySourceRaw")
+		if err != nil {
+			return fmt.Errorf("loading registry source: %w", err)
+		}
+		h.source = mod.(RegistrySource)
+	} else {
+		h.source = &FileSource{Path: h.Registry}
 	}
 	env := policy.Environment(h.Environment)
 	match := policy.MatchExact
@@ -168,16 +183,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if interval < 0 {
 		interval = 0
 	}
-	// One file, however it is spelled, is one loader.
-	file, err := filepath.Abs(h.Registry)
-	if err != nil {
-		return fmt.Errorf("registry: %w", err)
-	}
-	key := loaderKey{file: file, env: env, match: match, maxLen: h.policy.MaxURILength(), interval: interval}
-	if err := claimName(ctx, h.Name, key); err != nil {
+	key := h.source.SourceKey(h.policy, interval)
+	if err := claimName(ctx, h.Name, key, h.source.String()); err != nil {
 		return err
 	}
-	if h.loader, h.release, err = acquireLoader(key, h.policy, h.metrics, h.logger); err != nil {
+	open := func() (registry.Source, error) { return h.source.OpenSource(h.policy, interval, h.logger) }
+	if h.loader, h.release, err = acquireLoader(key, open, h.metrics, h.logger); err != nil {
 		return fmt.Errorf("loading registry: %w", err)
 	}
 	// The http app loads the events app before its handlers; a handler
@@ -191,7 +202,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	s := h.loader.Snapshot()
 	h.logger.Info("redirect URI policy ready",
 		zap.String("policy", h.Name), zap.String("environment", string(env)),
-		zap.String("registry", h.Registry), zap.Int("clients", s.Len()), zap.Int("redirect_uris", s.URIs()),
+		zap.String("registry", h.source.String()), zap.Int("clients", s.Len()), zap.Int("redirect_uris", s.URIs()),
 		zap.Bool("report_only", h.ReportOnly))
 	return nil
 }
@@ -199,8 +210,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // Validate checks the settings, with the same messages for JSON and the
 // Caddyfile.
 func (h *Handler) Validate() error {
-	if h.Registry == "" {
-		return errors.New("registry: a registry file is required")
+	switch {
+	case h.Registry != "" && h.RegistrySourceRaw != nil:
+		return errors.New("registry and registry_source exclude each other")
+	case h.Registry == "" && h.RegistrySourceRaw == nil:
+		return errors.New("registry: a registry file (or registry_source) is required")
 	}
 	if err := validEnvironment(h.Environment); err != nil {
 		return err

@@ -34,13 +34,14 @@ type loaderKey struct {
 	interval time.Duration
 }
 
-// sharedLoader wraps a loader so that the usage pool can close it.
-type sharedLoader struct{ *registry.Loader }
+// sharedLoader wraps a registry source (a file's loader, an etcd source)
+// so that the usage pool can close it.
+type sharedLoader struct{ registry.Source }
 
 func (l sharedLoader) Destruct() error { return l.Close() }
 
 type reporterKey struct {
-	loader loaderKey
+	loader any // a source key, see RegistrySource
 	policy string
 }
 
@@ -90,6 +91,21 @@ func (r *reporter) reloaded(ev registry.ReloadEvent) {
 		return
 	}
 	logger := r.holders[len(r.holders)-1].logger
+	if st := ev.State; st != nil {
+		for _, err := range st.Rejected {
+			logger.Error("registry value refused; the client keeps its last good version, or stays out if new",
+				zap.String("policy", r.metrics.name), zap.String("registry", ev.File), loadErrorField(err))
+		}
+		if st.StateOnly {
+			if st.Connected {
+				logger.Info("registry source connected", zap.String("policy", r.metrics.name), zap.String("registry", ev.File), zap.Int64("revision", st.Revision))
+			} else {
+				logger.Warn("registry source disconnected; the last registry goes on serving and the source keeps trying",
+					zap.String("policy", r.metrics.name), zap.String("registry", ev.File), zap.Int64("revision", st.Revision), zap.Error(ev.Err))
+			}
+			return
+		}
+	}
 	if ev.Err != nil {
 		logger.Error("registry reload failed; the previous registry goes on serving",
 			zap.String("policy", r.metrics.name), zap.String("registry", ev.File), loadErrorField(ev.Err))
@@ -106,26 +122,25 @@ func (r *reporter) Destruct() error {
 	return nil
 }
 
-// acquireLoader returns the shared loader for key, loading the file if no
-// handler holds it yet and checking it again if one does, and makes sure
-// its reloads reach the metrics of the named policy and the config's
-// logger. A file that does not load fails the config, however long the
-// loader has been serving. release lets go of both.
-func acquireLoader(key loaderKey, p *policy.Policy, m *policyMetrics, logger *zap.Logger) (l *registry.Loader, release func() error, err error) {
+// acquireLoader returns the shared source for key, opening it if no
+// handler holds it yet and checking it again if one does and can (a file),
+// and makes sure its reloads reach the metrics of the named policy and the
+// config's logger. A file that does not load fails the config, however
+// long the loader has been serving. release lets go of both.
+func acquireLoader(key any, open func() (registry.Source, error), m *policyMetrics, logger *zap.Logger) (l registry.Source, release func() error, err error) {
 	v, loaded, err := loaders.LoadOrNew(key, func() (caddy.Destructor, error) {
-		l, err := registry.NewLoader(key.file, p, key.interval)
+		l, err := open()
 		if err != nil {
 			return nil, err
 		}
-		l.Start()
 		return sharedLoader{l}, nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	l = v.(sharedLoader).Loader
-	if loaded {
-		l.Check()
+	l = v.(sharedLoader).Source
+	if c, ok := l.(interface{ Check() (bool, error) }); loaded && ok {
+		c.Check()
 		if err := l.Last().Err; err != nil {
 			loaders.Delete(key)
 			return nil, nil, err
@@ -141,6 +156,7 @@ func acquireLoader(key loaderKey, p *policy.Policy, m *policyMetrics, logger *za
 		defer r.mu.Unlock()
 		r.cancel = l.Subscribe(r.reloaded)
 		m.started(l.Last())
+		m.sourceState(l)
 		return r, nil
 	})
 	if err != nil {
@@ -167,18 +183,26 @@ func acquireLoader(key loaderKey, p *policy.Policy, m *policyMetrics, logger *za
 // server gets a context of its own).
 var configPolicies = struct {
 	sync.Mutex
-	m map[any]map[string]loaderKey
-}{m: map[any]map[string]loaderKey{}}
+	m map[any]map[string]claim
+}{m: map[any]map[string]claim{}}
 
-// claimName records that the config of ctx runs the named policy on key,
-// and fails if another policy of that name reads another registry there.
-func claimName(ctx caddy.Context, name string, key loaderKey) error {
+// claim is the registry a policy name reads in a config: its source key
+// and the source's name.
+type claim struct {
+	key    any
+	source string
+}
+
+// claimName records that the config of ctx runs the named policy on the
+// source key (named source), and fails if another policy of that name
+// reads another registry there.
+func claimName(ctx caddy.Context, name string, key any, source string) error {
 	configPolicies.Lock()
 	defer configPolicies.Unlock()
 	cfg := any(ctx.GetMetricsRegistry())
 	names, ok := configPolicies.m[cfg]
 	if !ok {
-		names = map[string]loaderKey{}
+		names = map[string]claim{}
 		configPolicies.m[cfg] = names
 		context.AfterFunc(ctx, func() {
 			configPolicies.Lock()
@@ -189,13 +213,13 @@ func claimName(ctx caddy.Context, name string, key loaderKey) error {
 	other, ok := names[name]
 	switch {
 	case !ok:
-		names[name] = key
-	case other.file != key.file:
+		names[name] = claim{key, source}
+	case other.source != source:
 		return fmt.Errorf("name %q: two redirect_uri_policy handlers of this name read different registries (%s and %s); set name to tell their metrics apart",
-			name, other.file, key.file)
-	case other != key:
+			name, other.source, source)
+	case other.key != key:
 		return fmt.Errorf("name %q: two redirect_uri_policy handlers of this name read %s with different settings (environment, match, max_uri_length or reload_interval); set name to tell their metrics apart",
-			name, key.file)
+			name, source)
 	}
 	return nil
 }

@@ -65,12 +65,31 @@ var (
 		Help: "Time of the last successful load of the registry file, in seconds since the Unix epoch.",
 	}, []string{"policy"})
 
+	registryRevision = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "registry_revision",
+		Help: "Store revision of the registry serving now, for a source that follows a store (etcd); 0 while serving its cache.",
+	}, []string{"policy"})
+
+	registrySourceConnected = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "registry_source_connected",
+		Help: "Whether the registry's store (etcd) answers with a quorum (1) or not (0, the last registry goes on serving).",
+	}, []string{"policy"})
+
+	registryRejectedValuesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "registry_rejected_values_total",
+		Help: "Client values of the registry's store (etcd) refused because they break a rule; each client kept its last good version.",
+	}, []string{"policy"})
+
 	// clients bounds the series of clientRejectionsTotal.
 	clients = newClientSeries(clientRejectionsTotal, time.Now)
 
 	collectors = []prometheus.Collector{
 		decisionsTotal, clientRejectionsTotal, registryClients, registryRedirectURIs,
 		registryReloadsTotal, registryLastReloadSuccessful, registryLastSuccess,
+		registryRevision, registrySourceConnected, registryRejectedValuesTotal,
 	}
 )
 
@@ -176,8 +195,35 @@ func (m *policyMetrics) started(last registry.ReloadEvent) {
 	}
 }
 
-// reloaded records a reload attempt.
+// sourceState sets the gauges of a source that follows a store, from its
+// state now.
+func (m *policyMetrics) sourceState(src registry.Source) {
+	c, ok := src.(interface{ Connected() bool })
+	if !ok {
+		return
+	}
+	registryRevision.WithLabelValues(m.name).Set(float64(src.Snapshot().Revision))
+	registrySourceConnected.WithLabelValues(m.name).Set(boolGauge(c.Connected()))
+	registryRejectedValuesTotal.WithLabelValues(m.name) // from 0
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// reloaded records a reload attempt, or a change of a store's state.
 func (m *policyMetrics) reloaded(ev registry.ReloadEvent) {
+	if st := ev.State; st != nil {
+		registryRevision.WithLabelValues(m.name).Set(float64(st.Revision))
+		registrySourceConnected.WithLabelValues(m.name).Set(boolGauge(st.Connected))
+		registryRejectedValuesTotal.WithLabelValues(m.name).Add(float64(len(st.Rejected)))
+		if st.StateOnly {
+			return
+		}
+	}
 	// The gauges first: a scrape that sees the count sees the result.
 	if ev.Err != nil {
 		registryLastReloadSuccessful.WithLabelValues(m.name).Set(0)
@@ -212,7 +258,7 @@ func (m *policyMetrics) forgetRegistry() {
 		return
 	}
 	delete(gaugeUsers.n, m.name)
-	for _, g := range []*prometheus.GaugeVec{registryClients, registryRedirectURIs, registryLastReloadSuccessful, registryLastSuccess} {
+	for _, g := range []*prometheus.GaugeVec{registryClients, registryRedirectURIs, registryLastReloadSuccessful, registryLastSuccess, registryRevision, registrySourceConnected} {
 		g.DeleteLabelValues(m.name)
 	}
 }

@@ -9,6 +9,9 @@ type Source interface {
 	// Subscribe calls f after every change, until cancel is called. f
 	// must not block.
 	Subscribe(f func(ReloadEvent)) (cancel func())
+	// Last returns the last result: the change applied, or the reload
+	// that failed.
+	Last() ReloadEvent
 	// Close stops following changes.
 	Close() error
 }

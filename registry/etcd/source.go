@@ -64,6 +64,7 @@ type Source struct {
 	subs    map[int]func(registry.ReloadEvent)
 	nextSub int
 	client  *clientv3.Client
+	last    registry.ReloadEvent
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -390,8 +391,18 @@ func (s *Source) probe() {
 	}
 }
 
+// Last returns the last change applied.
+func (s *Source) Last() registry.ReloadEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
 func (s *Source) notify(ev registry.ReloadEvent) {
 	s.mu.Lock()
+	if ev.State == nil || !ev.State.StateOnly {
+		s.last = ev
+	}
 	fs := make([]func(registry.ReloadEvent), 0, len(s.subs))
 	for _, f := range s.subs {
 		fs = append(fs, f)
