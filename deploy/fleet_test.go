@@ -66,7 +66,7 @@ func TestFleet(t *testing.T) {
 	f.registry = filepath.Join(f.dir, "registry.json")
 
 	// The first registry, published before any Caddy starts.
-	f.publish(`{"client_id": "` + fleetClient + `", "redirect_uris": ["https://app.example.com/cb-0"]}`,
+	f.publish(`{"client_id": "`+fleetClient+`", "redirect_uris": ["https://app.example.com/cb-0"]}`,
 		`{"client_id": "APP-OTHER", "redirect_uris": ["https://other.example.com/cb"]}`)
 
 	eps := f.cluster.Endpoints()
