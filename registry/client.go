@@ -46,18 +46,7 @@ func parseClient(name, wantID string, data []byte, p *policy.Policy) (*Client, *
 // clients at a store revision; name says where they were read. The ids
 // must differ.
 func NewSnapshot(name string, p *policy.Policy, revision int64, clients []*Client) *Snapshot {
-	b := treeBuilder{}
-	s := &Snapshot{File: name, Policy: p, LoadedAt: time.Now(), Revision: revision}
-	for _, c := range clients {
-		if old := b.put(c); old != nil {
-			s.n--
-			s.uris -= old.URIs.Len()
-		}
-		s.n++
-		s.uris += c.URIs.Len()
-	}
-	s.tree = b.tree
-	return s
+	return (&Snapshot{File: name, Policy: p}).Update(revision, clients, nil)
 }
 
 // Update returns the snapshot at revision that has the clients of put
