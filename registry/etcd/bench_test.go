@@ -107,7 +107,7 @@ func BenchmarkApply(b *testing.B) {
 				}}
 			}
 			b.Run(fmt.Sprintf("clients=%d/changed=%d", size, changed), func(b *testing.B) {
-				s := &Source{opts: Options{Config: Config{Prefix: prefix}, Policy: p}, clients: ClientsPrefix(prefix), subs: map[int]func(registry.ReloadEvent){}}
+				s := &Source{opts: Options{Config: Config{Prefix: prefix}, Policy: p}, clients: ClientsPrefix(prefix)}
 				b.ReportAllocs()
 				for b.Loop() {
 					s.current.Store(base)

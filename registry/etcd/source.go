@@ -60,11 +60,10 @@ type Source struct {
 	current   atomic.Pointer[registry.Snapshot]
 	connected atomic.Bool
 
-	mu      sync.Mutex // guards subs, nextSub, client
-	subs    map[int]func(registry.ReloadEvent)
-	nextSub int
-	client  *clientv3.Client
-	last    registry.ReloadEvent
+	subs registry.Subscribers
+
+	mu     sync.Mutex // guards client
+	client *clientv3.Client
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -97,7 +96,7 @@ func Open(o Options) (*Source, error) {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	s := &Source{opts: o, name: o.Config.String(), clients: ClientsPrefix(o.Prefix), subs: map[int]func(registry.ReloadEvent){}}
+	s := &Source{opts: o, name: o.Config.String(), clients: ClientsPrefix(o.Prefix)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if o.Cache != "" {
 		s.cache = newCacheWriter(o.Cache, o.Policy.Environment(), o.Log)
@@ -115,7 +114,9 @@ func Open(o Options) (*Source, error) {
 			s.closeClient()
 			return nil, fmt.Errorf("etcd %s at %s: %w; cache: %w", o.Prefix, strings.Join(o.Endpoints, ","), err, cerr)
 		}
-		s.current.Store(registry.NewSnapshot(s.name, o.Policy, 0, cached.Clients()))
+		snap := registry.NewSnapshot(s.name, o.Policy, 0, cached.Clients())
+		s.current.Store(snap)
+		s.subs.Notify(registry.ReloadEvent{File: s.name, Time: snap.LoadedAt, Snapshot: snap, State: &registry.SourceState{}})
 		o.Log.Warn("etcd does not answer: serving the cache until it does",
 			zap.String("prefix", o.Prefix), zap.String("cache", o.Cache), zap.Error(err))
 	}
@@ -138,19 +139,14 @@ func (s *Source) Snapshot() *registry.Snapshot { return s.current.Load() }
 func (s *Source) Connected() bool { return s.connected.Load() }
 
 // Subscribe calls f after every change of the snapshot, of the connection
-// state, and for every refused value, until cancel is called.
+// state, and for every refused value, until cancel is called (see
+// registry.Subscribers).
 func (s *Source) Subscribe(f func(registry.ReloadEvent)) (cancel func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := s.nextSub
-	s.nextSub++
-	s.subs[id] = f
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		delete(s.subs, id)
-	}
+	return s.subs.Subscribe(f)
 }
+
+// Last returns the last change applied.
+func (s *Source) Last() registry.ReloadEvent { return s.subs.Last() }
 
 // Close stops following the cluster and waits for the source's
 // goroutines (a cache write under way is finished).
@@ -234,7 +230,7 @@ func (s *Source) publish(next *registry.Snapshot, rejected []error) {
 	if s.cache != nil {
 		s.cache.schedule(next)
 	}
-	s.notify(registry.ReloadEvent{File: s.name, Time: next.LoadedAt, Snapshot: next,
+	s.subs.Notify(registry.ReloadEvent{File: s.name, Time: next.LoadedAt, Snapshot: next,
 		State: &registry.SourceState{Revision: next.Revision, Connected: true, Rejected: rejected}})
 }
 
@@ -250,7 +246,7 @@ func (s *Source) setConnected(up bool, err error) {
 	if !up {
 		ev.Err = err
 	}
-	s.notify(ev)
+	s.subs.Notify(ev)
 }
 
 // follow watches the prefix until the source is closed, reading it whole
@@ -388,28 +384,6 @@ func (s *Source) probe() {
 			continue // still serving the cache: connected once read
 		}
 		s.setConnected(err == nil, err)
-	}
-}
-
-// Last returns the last change applied.
-func (s *Source) Last() registry.ReloadEvent {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.last
-}
-
-func (s *Source) notify(ev registry.ReloadEvent) {
-	s.mu.Lock()
-	if ev.State == nil || !ev.State.StateOnly {
-		s.last = ev
-	}
-	fs := make([]func(registry.ReloadEvent), 0, len(s.subs))
-	for _, f := range s.subs {
-		fs = append(fs, f)
-	}
-	s.mu.Unlock()
-	for _, f := range fs {
-		f(ev)
 	}
 }
 
