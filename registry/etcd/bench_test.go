@@ -91,7 +91,7 @@ func BenchmarkInitialLoad100k(b *testing.B) {
 	}
 	// CPU time beside wall time: other processes sharing the cores
 	// inflate the one, not the other (etcd's own CPU is not counted).
-	b.ReportMetric((cputime.Process() - cpu).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cputime.Process()-cpu).Seconds()/float64(b.N), "cpu-s/op")
 	b.ReportMetric(heap, "heap-MB")
 }
 
