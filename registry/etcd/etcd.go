@@ -64,6 +64,9 @@ func (c *Config) Check() error {
 	if c.Prefix == "" {
 		return errors.New("a key prefix is required, such as /redirect-uri-policy/production/")
 	}
+	if !strings.HasSuffix(c.Prefix, "/") {
+		return fmt.Errorf("prefix %q must end with /", c.Prefix)
+	}
 	if (c.Username == "") != (c.Password == "") {
 		return errors.New("username and password go together")
 	}
