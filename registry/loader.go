@@ -44,12 +44,11 @@ type Loader struct {
 
 	current atomic.Pointer[Snapshot]
 
-	mu      sync.Mutex // guards the fields below
-	subs    map[int]*subscription
-	nextSub int
-	stop    chan struct{}
-	done    chan struct{}
-	last    ReloadEvent // the result of the last load attempt
+	subs Subscribers // and the result of the last load attempt
+
+	mu   sync.Mutex // guards the fields below
+	stop chan struct{}
+	done chan struct{}
 
 	// Only the polling goroutine (or a caller of Check) touches these.
 	checkMu  sync.Mutex
@@ -58,27 +57,11 @@ type Loader struct {
 	lastErr  string
 }
 
-// subscription is one subscriber. Its mutex makes cancel wait for a call
-// in progress, so that f never runs once cancel has returned.
-type subscription struct {
-	mu     sync.Mutex
-	f      func(ReloadEvent)
-	active bool
-}
-
-func (s *subscription) call(ev ReloadEvent) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.active {
-		s.f(ev)
-	}
-}
-
 // NewLoader loads the registry file at path for p. It fails if the file
 // does not load. interval is the polling period once Start is called; zero
 // disables polling.
 func NewLoader(path string, p *policy.Policy, interval time.Duration) (*Loader, error) {
-	l := &Loader{path: path, policy: p, interval: interval, settle: DefaultSettle, subs: map[int]*subscription{}}
+	l := &Loader{path: path, policy: p, interval: interval, settle: DefaultSettle}
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -89,18 +72,14 @@ func NewLoader(path string, p *policy.Policy, interval time.Duration) (*Loader, 
 	}
 	l.current.Store(s)
 	l.lastInfo, l.lastHash = info, s.Hash
-	l.last = ReloadEvent{File: path, Time: s.LoadedAt, Snapshot: s}
+	l.subs.Notify(ReloadEvent{File: path, Time: s.LoadedAt, Snapshot: s})
 	return l, nil
 }
 
 // Last returns the result of the last load attempt that found new content
 // or failed: its Err is nil when the file serving is the file on disk as
 // last seen.
-func (l *Loader) Last() ReloadEvent {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.last
-}
+func (l *Loader) Last() ReloadEvent { return l.subs.Last() }
 
 // Snapshot returns the snapshot serving now. It never blocks.
 func (l *Loader) Snapshot() *Snapshot { return l.current.Load() }
@@ -109,22 +88,7 @@ func (l *Loader) Snapshot() *Snapshot { return l.current.Load() }
 // until cancel is called. f runs on the polling goroutine and must not block.
 // Once cancel has returned, f is not running and never runs again; f must
 // not call cancel itself.
-func (l *Loader) Subscribe(f func(ReloadEvent)) (cancel func()) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	id := l.nextSub
-	l.nextSub++
-	sub := &subscription{f: f, active: true}
-	l.subs[id] = sub
-	return func() {
-		l.mu.Lock()
-		delete(l.subs, id)
-		l.mu.Unlock()
-		sub.mu.Lock()
-		sub.active = false
-		sub.mu.Unlock()
-	}
-}
+func (l *Loader) Subscribe(f func(ReloadEvent)) (cancel func()) { return l.subs.Subscribe(f) }
 
 // Start begins polling, if an interval is set. It is a no-op when already
 // started.
@@ -256,18 +220,7 @@ func (l *Loader) fail(err error) error {
 }
 
 // notify records ev as the last result and passes it to the subscribers.
-func (l *Loader) notify(ev ReloadEvent) {
-	l.mu.Lock()
-	l.last = ev
-	subs := make([]*subscription, 0, len(l.subs))
-	for _, sub := range l.subs {
-		subs = append(subs, sub)
-	}
-	l.mu.Unlock()
-	for _, sub := range subs {
-		sub.call(ev)
-	}
-}
+func (l *Loader) notify(ev ReloadEvent) { l.subs.Notify(ev) }
 
 // sameFile reports whether two stats describe the same unchanged file.
 func sameFile(a, b os.FileInfo) bool {
