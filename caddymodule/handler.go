@@ -213,7 +213,7 @@ func (h *Handler) Validate() error {
 	switch {
 	case h.Registry != "" && h.RegistrySourceRaw != nil:
 		return errors.New("registry and registry_source exclude each other")
-	case h.Registry == "" && h.RegistrySourceRaw == nil:
+	case h.Registry == "" && h.RegistrySourceRaw == nil && h.source == nil: // LoadModule clears the raw field
 		return errors.New("registry: a registry file (or registry_source) is required")
 	}
 	if err := validEnvironment(h.Environment); err != nil {

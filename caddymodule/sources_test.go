@@ -2,7 +2,10 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +143,28 @@ func TestProvisionSourceErrors(t *testing.T) {
 	err := h.Provision(ctx)
 	if err == nil || !strings.Contains(err.Error(), "no cache file is configured") {
 		t.Errorf("etcd without cluster or cache: %v", err)
+	}
+}
+
+// TestProvisionFileSourceModule loads the file source by its module name,
+// as the JSON "registry_source" does, and validates the handler after
+// Provision, as Caddy does (LoadModule clears the raw field).
+func TestProvisionFileSourceModule(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "clients.json")
+	if err := os.WriteFile(path, []byte(`{"clients": [{"client_id": "APP-1", "redirect_uris": ["https://a.example.com/cb"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{RegistrySourceRaw: json.RawMessage(`{"source":"file","path":` + strconv.Quote(path) + `}`), Environment: "production", Name: "file-module"}
+	if err := h.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Cleanup()
+	if err := h.Validate(); err != nil {
+		t.Errorf("Validate after Provision: %v", err)
+	}
+	if !h.loader.Snapshot().Decide("APP-1", "https://a.example.com/cb").Allowed() {
+		t.Error("the file source's registry is not served")
 	}
 }
