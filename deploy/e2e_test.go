@@ -321,8 +321,8 @@ scrape_configs:
 		return err
 	})
 	waitFor(t, deadline, "rules loaded", promProc, func() error {
-		if n := len(prom.rules()); n != 6 {
-			return fmt.Errorf("%d rules loaded, want 6", n)
+		if n := len(prom.rules()); n != 8 {
+			return fmt.Errorf("%d rules loaded, want 8", n)
 		}
 		return nil
 	})
