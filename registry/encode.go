@@ -18,6 +18,7 @@ type clientJSON struct {
 	Notes        string   `json:"notes,omitempty"`
 	Disabled     bool     `json:"disabled,omitempty"`
 	RedirectURIs []string `json:"redirect_uris"`
+	RequestURIs  []string `json:"request_uris,omitempty"`
 }
 
 // MarshalJSON writes the client as a registry file holds it: its redirect
@@ -27,7 +28,7 @@ func (c *Client) MarshalJSON() ([]byte, error) {
 	j := clientJSON{
 		ClientID: c.ID, Name: c.Name, Description: c.Description, Website: c.Website,
 		ContactEmail: c.ContactEmail, Notes: c.Notes, Disabled: c.Disabled,
-		RedirectURIs: make([]string, 0, c.URIs.Len()),
+		RedirectURIs: make([]string, 0, c.URIs.Len()), RequestURIs: c.RequestURIs,
 	}
 	for _, e := range c.URIs.Entries() {
 		j.RedirectURIs = append(j.RedirectURIs, e.Raw)

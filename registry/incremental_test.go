@@ -1,8 +1,10 @@
 package registry
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -164,5 +166,32 @@ func BenchmarkUpdate(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestMarshalKeepsEveryField guards publish, export and the etcd cache: a
+// client written back must carry every field the registry file can hold.
+func TestMarshalKeepsEveryField(t *testing.T) {
+	p := mustPolicy(t, policy.Production)
+	in := `{"client_id": "APP-1", "name": "One", "description": "d", "website": "https://one.example.com",
+		"contact_email": "ops@one.example.com", "notes": "n", "disabled": true,
+		"redirect_uris": ["https://a.example.com/cb"], "request_uris": ["https://a.example.com/req.jwt"]}`
+	c, err := ParseClient("k", "APP-1", []byte(in), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got map[string]any
+	if err := json.Unmarshal([]byte(in), &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("encoding lost or changed fields:\n got %v\nwant %v", got, want)
 	}
 }
