@@ -221,15 +221,26 @@ func (f *fleet) waitUp(n *fleetNode) {
 	})
 }
 
-// publish writes a registry of these clients with the publish command.
+// publish writes a registry of these clients with the publish command. A
+// publish writes only differences, so it is retried while the cluster
+// elects a leader after a member was killed.
 func (f *fleet) publish(clients ...string) {
 	f.t.Helper()
 	writeFile(f.t, f.registry, `{"environment": "production", "clients": [`+strings.Join(clients, ",\n")+`]}`)
-	cmd := exec.Command(f.caddy, "redirect-uri-policy", "publish", "--etcd", strings.Join(f.cluster.Endpoints(), ","),
-		"--prefix", fleetPrefix, "--environment", "production", f.registry)
-	cmd.Env = caddybin.Env(f.dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		f.t.Fatalf("publish: %v\n%s", err, out)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.Command(f.caddy, "redirect-uri-policy", "publish", "--etcd", strings.Join(f.cluster.Endpoints(), ","),
+			"--prefix", fleetPrefix, "--environment", "production", f.registry)
+		cmd.Env = caddybin.Env(f.dir)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("publish: %v\n%s", err, out)
+		}
+		f.t.Logf("publish: %v; retrying\n%s", err, out)
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 

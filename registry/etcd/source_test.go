@@ -37,13 +37,24 @@ func clientValue(id string, uris ...string) string {
 	return fmt.Sprintf(`{"client_id": %q, "redirect_uris": [%s]}`, id, strings.Join(quoted, ", "))
 }
 
+// put writes a value, retrying while the cluster elects a leader after a
+// member was killed: the client does not retry a put by itself.
 func put(t testing.TB, c *clientv3.Client, key, value string) int64 {
 	t.Helper()
-	resp, err := c.Put(context.Background(), key, value)
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := c.Put(ctx, key, value)
+		cancel()
+		if err == nil {
+			return resp.Header.Revision
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		t.Logf("put %s: %v; retrying", key, err)
+		time.Sleep(200 * time.Millisecond)
 	}
-	return resp.Header.Revision
 }
 
 // events records a source's events.
