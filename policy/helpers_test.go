@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -58,9 +60,9 @@ func sameDecision(t testing.TB, what, req string, a, b Decision) {
 // the set padded beyond linearMax with unrelated entries (maps), and that
 // padded set scanned linearly. It fails t unless all agree and returns the
 // decision.
-func decideEverywhere(t *testing.T, p *Policy, registered []string, req string) Decision {
+func decideEverywhere(t *testing.T, p *Policy, rules Rules, registered []string, req string) Decision {
 	t.Helper()
-	s, err := p.Compile(registered)
+	s, err := p.CompileRules(registered, rules)
 	if err != nil {
 		t.Fatalf("Compile(%q): %v", registered, err)
 	}
@@ -76,7 +78,13 @@ func decideEverywhere(t *testing.T, p *Policy, registered []string, req string) 
 	sameDecision(t, "indexed copy", req, d, indexedCopy(s).Decide(req))
 	sameDecision(t, "linear copy", req, d, linearCopy(s).Decide(req))
 
-	padded, err := p.Compile(append(append([]string(nil), registered...), paddingURIs(linearMax+4)...))
+	pads := paddingURIs(linearMax + 4)
+	if rules.Logout {
+		pads = slices.DeleteFunc(pads, func(u string) bool { return strings.Contains(u, "padhost") })
+		pads = append(pads, paddingURIs(3*linearMax)[linearMax+4:]...)
+		pads = slices.DeleteFunc(pads, func(u string) bool { return strings.Contains(u, "padhost") })
+	}
+	padded, err := p.CompileRules(append(append([]string(nil), registered...), pads...), rules)
 	if err != nil {
 		t.Fatalf("Compile(padded %q): %v", registered, err)
 	}

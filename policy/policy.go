@@ -64,14 +64,16 @@ func (p *Policy) MaxURILength() int { return p.maxLen }
 // redirect URI, registered or requested alike. It returns the empty reason
 // when the URI passes, otherwise the first rule that fails and a detail.
 func (p *Policy) Check(raw string) (Reason, string) {
-	_, r, detail := p.check(raw)
+	_, r, detail := p.check(raw, false)
 	return r, detail
 }
 
-func (p *Policy) check(raw string) (uri, Reason, string) {
-	u, r, detail := p.parse(raw)
+// check applies the syntax rules and the rules of the environment, those of
+// a native client's when native is set.
+func (p *Policy) check(raw string, native bool) (uri, Reason, string) {
+	u, r, detail := p.parse(raw, native)
 	if r == "" {
-		r, detail = p.checkEnvironment(&u)
+		r, detail = p.checkEnvironment(&u, native)
 	}
 	return u, r, detail
 }
@@ -80,18 +82,26 @@ func (p *Policy) check(raw string) (uri, Reason, string) {
 // lowercased, IP literals canonical, the default port dropped, an empty path
 // written as "/". Path and query are kept byte for byte.
 func (p *Policy) Normalize(raw string) (string, error) {
-	u, r, detail := p.check(raw)
+	u, r, detail := p.check(raw, false)
 	if r != "" {
-		return "", &URIError{Index: -1, URI: raw, Reason: r, Detail: detail}
+		return "", &URIError{Index: -1, URI: raw, Reason: r, Detail: detail, Duplicate: -1}
 	}
 	return p.normalized(&u), nil
 }
 
 // normalized returns the normalized form of u, keeping the port even where
-// the sandbox loopback rule ignores it.
+// a loopback rule ignores it.
 func (p *Policy) normalized(u *uri) string {
 	var b strings.Builder
-	b.Grow(len(u.host) + len(u.rest) + 16)
+	b.Grow(len(u.host) + len(u.scheme) + len(u.rest) + 16)
+	if u.scheme != "" {
+		for i := 0; i < len(u.scheme); i++ {
+			b.WriteByte(toLower(u.scheme[i]))
+		}
+		b.WriteByte(':')
+		b.WriteString(u.rest)
+		return b.String()
+	}
 	b.WriteString("http")
 	if u.https {
 		b.WriteByte('s')
@@ -116,10 +126,11 @@ func (p *Policy) normalized(u *uri) string {
 
 // URIError describes a redirect URI that breaks a rule.
 type URIError struct {
-	Index  int    // position in the registered list, or -1
-	URI    string // the URI as given
-	Reason Reason // the rule that failed; empty for a duplicate
-	Detail string // what is wrong, in words
+	Index     int    // position in the registered list, or -1
+	URI       string // the URI as given
+	Reason    Reason // the rule that failed; empty for a duplicate or a kind of entry the set does not allow
+	Detail    string // what is wrong, in words
+	Duplicate int    // for a duplicate, the position of the entry it repeats; otherwise -1
 }
 
 func (e *URIError) Error() string {

@@ -19,6 +19,10 @@ const (
 	// RegisteredRequestURI allows a request object by reference whose URL
 	// is registered for the client.
 	RegisteredRequestURI Reason = "registered_request_uri"
+	// OmittedRedirectURI allows an authorize request without redirect_uri
+	// from a client with exactly one registered full URI, which the
+	// server then uses (RFC 6749 §3.1.2.3), when the configuration says so.
+	OmittedRedirectURI Reason = "omitted_redirect_uri"
 )
 
 // Reasons for rejecting a request, grouped in the order in which they are
@@ -34,6 +38,12 @@ const (
 	RequestObjectNotSupported Reason = "request_object_not_supported"
 	RequestObjectUnreadable   Reason = "request_object_unreadable"
 	RequestObjectEncrypted    Reason = "request_object_encrypted"
+	// The client of a logout request (OpenID Connect RP-Initiated Logout):
+	// named by neither client_id nor id_token_hint, named differently by
+	// the two, or named by an id_token_hint that cannot be read.
+	LogoutClientMissing   Reason = "logout_client_missing"
+	LogoutClientMismatch  Reason = "logout_client_mismatch"
+	IDTokenHintUnreadable Reason = "id_token_hint_unreadable"
 	UnknownClient             Reason = "unknown_client"
 	ClientDisabled            Reason = "client_disabled"
 	ClientIDMismatch          Reason = "client_id_mismatch"
@@ -48,10 +58,13 @@ const (
 	NoRegisteredRedirectURIs  Reason = "no_registered_redirect_uris"
 	RedirectURINotRegistered  Reason = "redirect_uri_not_registered"
 	RedirectURIMismatch       Reason = "redirect_uri_mismatch"
+	// Matching a post_logout_redirect_uri.
+	NoRegisteredPostLogoutRedirectURIs Reason = "no_registered_post_logout_redirect_uris"
+	PostLogoutRedirectURINotRegistered Reason = "post_logout_redirect_uri_not_registered"
 )
 
 // AllowReasons lists every reason for allowing a request.
-var AllowReasons = []Reason{ExactMatch, PrefixMatch, HostMatch, LoopbackMatch, UnrestrictedClient, PushedRequest, RegisteredRequestURI}
+var AllowReasons = []Reason{ExactMatch, PrefixMatch, HostMatch, LoopbackMatch, UnrestrictedClient, PushedRequest, RegisteredRequestURI, OmittedRedirectURI}
 
 // RejectReasons lists every reason for rejecting a request, in the order of
 // precedence.
@@ -59,17 +72,19 @@ var RejectReasons = []Reason{
 	MissingClientID, MissingRedirectURI, DuplicateParameter, MalformedRequest,
 	UnsupportedBody, RequestTooLarge, RequestObjectNotSupported,
 	RequestObjectUnreadable, RequestObjectEncrypted,
+	LogoutClientMissing, LogoutClientMismatch, IDTokenHintUnreadable,
 	UnknownClient, ClientDisabled, ClientIDMismatch, RequestURINotRegistered,
 	MalformedRedirectURI, DisallowedScheme, UserinfoInRedirectURI,
 	FragmentInRedirectURI, PathTraversal,
 	InsecureScheme, LoopbackNotAllowed,
 	NoRegisteredRedirectURIs, RedirectURINotRegistered, RedirectURIMismatch,
+	NoRegisteredPostLogoutRedirectURIs, PostLogoutRedirectURINotRegistered,
 }
 
 // Allows reports whether r is a reason for allowing a request.
 func (r Reason) Allows() bool {
 	switch r {
-	case ExactMatch, PrefixMatch, HostMatch, LoopbackMatch, UnrestrictedClient, PushedRequest, RegisteredRequestURI:
+	case ExactMatch, PrefixMatch, HostMatch, LoopbackMatch, UnrestrictedClient, PushedRequest, RegisteredRequestURI, OmittedRedirectURI:
 		return true
 	}
 	return false
@@ -93,6 +108,8 @@ func (r Reason) Description() string {
 		return "The request refers to a pushed authorization request, checked when it was pushed."
 	case RegisteredRequestURI:
 		return "The request object's URL is registered for this client."
+	case OmittedRedirectURI:
+		return "The request has no redirect_uri and the client registered exactly one, which the server uses."
 	case MissingClientID:
 		return "The request has no client_id."
 	case MissingRedirectURI:
@@ -115,6 +132,12 @@ func (r Reason) Description() string {
 		return "The request names more than one client."
 	case RequestURINotRegistered:
 		return "The request object's URL is not registered for this client."
+	case LogoutClientMissing:
+		return "The logout request names no client: no client_id and no id_token_hint."
+	case LogoutClientMismatch:
+		return "The logout request's client_id and id_token_hint name different clients."
+	case IDTokenHintUnreadable:
+		return "The logout request's id_token_hint cannot be read."
 	case UnknownClient:
 		return "The client_id is not registered."
 	case ClientDisabled:
@@ -137,6 +160,10 @@ func (r Reason) Description() string {
 		return "The client has no registered redirect URIs."
 	case RedirectURINotRegistered:
 		return "The redirect URI is not registered for this client."
+	case NoRegisteredPostLogoutRedirectURIs:
+		return "The client has no registered post-logout redirect URIs."
+	case PostLogoutRedirectURINotRegistered:
+		return "The post-logout redirect URI is not registered for this client."
 	case RedirectURIMismatch:
 		return "The request carries different redirect URIs."
 	}

@@ -37,8 +37,24 @@ type Entry struct {
 	// normalized path and query, and by the path alone.
 	origin, full, prefix string
 	// port as registered, "" when absent or the scheme's default: tells
-	// whether the sandbox loopback rule decided a match.
+	// whether a loopback rule decided a match.
 	port string
+	// exactOnly entries match their full key only, even in prefix mode:
+	// a native client's loopback and private-use URIs (RFC 8252 asks for
+	// the same path and query), every post-logout URI.
+	exactOnly bool
+}
+
+// Rules are the rules of one client's set on top of its policy's.
+type Rules struct {
+	// Native is a native app's set (RFC 8252, "application_type":
+	// "native"): in both environments, loopback IP literals over http on
+	// any port and private-use schemes with a dot, matched exactly.
+	Native bool
+	// Logout is a set of post-logout redirect URIs (OpenID Connect
+	// RP-Initiated Logout): full entries only, matched exactly whatever
+	// the match mode.
+	Logout bool
 }
 
 // linearMax is the largest set matched by scanning its entries; larger sets
@@ -50,6 +66,7 @@ const linearMax = 8
 // immutable and safe for concurrent use.
 type Set struct {
 	policy  *Policy
+	rules   Rules
 	entries []Entry
 
 	// Indexes, built only for sets larger than linearMax.
@@ -61,18 +78,30 @@ type Set struct {
 // reported, as Errors. An empty list is valid: in sandbox the client is
 // unrestricted; in production it can use no redirect URI.
 func (p *Policy) Compile(raws []string) (*Set, error) {
-	s := &Set{policy: p, entries: make([]Entry, 0, len(raws))}
+	return p.CompileRules(raws, Rules{})
+}
+
+// CompileRules is Compile for a set with rules of its own: a native
+// client's, or post-logout redirect URIs, where a host-only entry is an
+// error.
+func (p *Policy) CompileRules(raws []string, rules Rules) (*Set, error) {
+	s := &Set{policy: p, rules: rules, entries: make([]Entry, 0, len(raws))}
 	var errs Errors
 	seen := make(map[string]int, len(raws))
 	for i, raw := range raws {
-		u, r, detail := p.check(raw)
+		u, r, detail := p.check(raw, rules.Native)
 		if r != "" {
-			errs = append(errs, &URIError{Index: i, URI: raw, Reason: r, Detail: detail})
+			errs = append(errs, &URIError{Index: i, URI: raw, Reason: r, Detail: detail, Duplicate: -1})
 			continue
 		}
-		e := p.newEntry(raw, &u)
+		e := p.newEntry(raw, &u, rules)
+		if e.Kind == HostOnly && rules.Logout {
+			errs = append(errs, &URIError{Index: i, URI: raw, Duplicate: -1,
+				Detail: "is host-only: a post-logout redirect URI is registered in full and matched exactly"})
+			continue
+		}
 		if first, dup := seen[e.Normalized]; dup {
-			errs = append(errs, &URIError{Index: i, URI: raw,
+			errs = append(errs, &URIError{Index: i, URI: raw, Duplicate: first,
 				Detail: "duplicate of redirect_uris[" + strconv.Itoa(first) + "] after normalization"})
 			continue
 		}
@@ -88,12 +117,14 @@ func (p *Policy) Compile(raws []string) (*Set, error) {
 	return s, nil
 }
 
-func (p *Policy) newEntry(raw string, u *uri) Entry {
-	e := Entry{Raw: raw, Normalized: p.normalized(u), HTTPS: u.https, Loopback: u.loopback, port: u.port}
+func (p *Policy) newEntry(raw string, u *uri, rules Rules) Entry {
+	native := rules.Native && (u.scheme != "" || u.loopback)
+	e := Entry{Raw: raw, Normalized: p.normalized(u), HTTPS: u.https, Loopback: u.loopback, port: u.port,
+		exactOnly: native || rules.Logout}
 	if e.Normalized == raw {
 		e.Normalized = raw // share the bytes
 	}
-	if u.rest == "" || u.rest == "/" {
+	if (u.rest == "" || u.rest == "/") && !native {
 		e.Kind = HostOnly
 	}
 	normRest := u.rest
@@ -101,7 +132,7 @@ func (p *Policy) newEntry(raw string, u *uri) Entry {
 		normRest = "/" + u.rest
 	}
 	withPort := e.Normalized[:len(e.Normalized)-len(normRest)]
-	if origin := string(p.appendOrigin(nil, u)); origin == withPort {
+	if origin := string(p.appendOrigin(nil, u, rules.Native)); origin == withPort {
 		e.origin, e.full = withPort, e.Normalized
 	} else {
 		e.origin, e.full = origin, origin+normRest
@@ -113,7 +144,7 @@ func (p *Policy) newEntry(raw string, u *uri) Entry {
 func (s *Set) index() {
 	s.exact = make(map[string]*Entry)
 	s.hostOnly = make(map[string]*Entry)
-	if s.policy.match == MatchPrefix {
+	if s.policy.match == MatchPrefix && !s.rules.Logout {
 		s.prefix = make(map[string]*Entry)
 	}
 	for i := range s.entries {
@@ -123,7 +154,7 @@ func (s *Set) index() {
 			continue
 		}
 		putFirst(s.exact, e.full, e)
-		if s.prefix != nil {
+		if s.prefix != nil && !e.exactOnly {
 			putFirst(s.prefix, e.prefix, e)
 		}
 	}
@@ -143,6 +174,9 @@ func (s *Set) Len() int { return len(s.entries) }
 // Entries returns the registered redirect URIs of s, in registration order.
 // The caller must not modify them.
 func (s *Set) Entries() []Entry { return s.entries }
+
+// Rules returns the rules s was compiled with.
+func (s *Set) Rules() Rules { return s.rules }
 
 // Policy returns the policy s was compiled for.
 func (s *Set) Policy() *Policy { return s.policy }
@@ -192,7 +226,7 @@ func (s *Set) identical(raw string) *Entry {
 			}
 		}
 	}
-	if e == nil || e.Normalized != raw || e.Loopback && s.policy.env == Sandbox {
+	if e == nil || e.Normalized != raw || e.Loopback && (s.policy.env == Sandbox || s.rules.Native) {
 		return nil
 	}
 	return e
@@ -200,13 +234,18 @@ func (s *Set) identical(raw string) *Entry {
 
 // decideParsed is Decide without the shortcut for normalized registrations.
 func (s *Set) decideParsed(raw string) Decision {
-	p := s.policy
-	u, r, detail := p.check(raw)
+	p, native := s.policy, s.rules.Native
+	u, r, detail := p.check(raw, native)
 	if r != "" {
 		return Decision{Reason: r, Detail: detail}
 	}
 	if len(s.entries) == 0 {
-		if p.env == Sandbox {
+		switch {
+		case s.rules.Logout:
+			// Never unrestricted: a logout redirect goes nowhere but to
+			// a registered URI.
+			return Decision{Reason: NoRegisteredPostLogoutRedirectURIs, Detail: "the client has no registered post-logout redirect URIs"}
+		case p.env == Sandbox:
 			return Decision{Reason: UnrestrictedClient}
 		}
 		return Decision{Reason: NoRegisteredRedirectURIs, Detail: "the client has no registered redirect URIs"}
@@ -215,7 +254,7 @@ func (s *Set) decideParsed(raw string) Decision {
 	// The request's keys, built on the stack: the input itself when it is
 	// already normalized, as it nearly always is.
 	var buf [512]byte
-	origin := p.appendOrigin(buf[:0], &u)
+	origin := p.appendOrigin(buf[:0], &u, native)
 	nOrigin, nPath := len(origin), max(u.pathLen, 1)
 	var full string
 	if u.pathLen > 0 && len(raw) == nOrigin+len(u.rest) && raw[:nOrigin] == string(origin) {
@@ -230,9 +269,12 @@ func (s *Set) decideParsed(raw string) Decision {
 
 	e, r := s.match(full[:nOrigin], full, path)
 	if e == nil {
+		if s.rules.Logout {
+			return Decision{Reason: PostLogoutRedirectURINotRegistered, Detail: "no registered post-logout redirect URI matches"}
+		}
 		return Decision{Reason: RedirectURINotRegistered, Detail: "no registered redirect URI matches"}
 	}
-	if e.Loopback && p.ignoresPort(&u) && e.port != u.port {
+	if e.Loopback && p.ignoresPort(&u, native) && e.port != u.port {
 		r = LoopbackMatch
 	}
 	return Decision{Reason: r, Entry: e}
@@ -245,7 +287,7 @@ func (s *Set) decideParsed(raw string) Decision {
 // only in the query in prefix mode) the first registered wins. The scan of a
 // small set and the indexes of a large one choose alike.
 func (s *Set) match(origin, full, path string) (*Entry, Reason) {
-	prefixMode := s.policy.match == MatchPrefix
+	prefixMode := s.policy.match == MatchPrefix && !s.rules.Logout
 	if s.exact != nil {
 		if e := s.exact[full]; e != nil {
 			return e, ExactMatch
@@ -288,7 +330,7 @@ func (s *Set) match(origin, full, path string) (*Entry, Reason) {
 			if host == nil && e.origin == origin {
 				host = e
 			}
-		case prefixMode && (pre == nil || len(e.prefix) > len(pre.prefix)) && segmentPrefix(path, e.prefix):
+		case prefixMode && !e.exactOnly && (pre == nil || len(e.prefix) > len(pre.prefix)) && segmentPrefix(path, e.prefix):
 			pre = e
 		}
 	}

@@ -18,11 +18,17 @@ type decideCase struct {
 
 func runDecideCases(t *testing.T, match MatchMode, cases []decideCase) {
 	t.Helper()
+	runRulesCases(t, match, Rules{}, cases)
+}
+
+// runRulesCases runs cases against sets compiled with rules.
+func runRulesCases(t *testing.T, match MatchMode, rules Rules, cases []decideCase) {
+	t.Helper()
 	for _, c := range cases {
 		for _, env := range envs(c.env) {
 			t.Run(string(env)+"/"+c.name, func(t *testing.T) {
 				p := policyFor(t, env, match, 0)
-				d := decideEverywhere(t, p, c.registered, c.req)
+				d := decideEverywhere(t, p, rules, c.registered, c.req)
 				if d.Reason != c.want || entryRaw(d) != c.entry {
 					t.Errorf("registered %q, Decide(%q) = %s (entry %q, %s), want %s (entry %q)",
 						c.registered, c.req, d.Reason, entryRaw(d), d.Detail, c.want, c.entry)
@@ -388,5 +394,75 @@ func TestCompileErrors(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDecideNative covers a native client's rules (RFC 8252) in both
+// environments and both match modes, through every code path: loopback IP
+// literals over http on any port, private-use schemes matched exactly.
+func TestDecideNative(t *testing.T) {
+	const lo, lo6, app = "http://127.0.0.1/cb", "http://[::1]/cb", "com.example.app:/oauth2redirect"
+	cases := []decideCase{
+		{"IPv4 any port", both, []string{lo}, "http://127.0.0.1:51004/cb", LoopbackMatch, lo},
+		{"IPv4 same port", both, []string{lo}, "http://127.0.0.1/cb", ExactMatch, lo},
+		{"IPv6 any port", both, []string{lo6}, "http://[0:0:0:0:0:0:0:1]:6000/cb", LoopbackMatch, lo6},
+		{"registered port ignored", both, []string{"http://127.0.0.1:8080/cb"}, "http://127.0.0.1:9090/cb", LoopbackMatch, "http://127.0.0.1:8080/cb"},
+		{"root is not host-only", both, []string{"http://127.0.0.1"}, "http://127.0.0.1:5000/cb", RedirectURINotRegistered, ""},
+		{"root any port", both, []string{"http://127.0.0.1"}, "http://127.0.0.1:5000", LoopbackMatch, "http://127.0.0.1"},
+		{"longer path", both, []string{lo}, "http://127.0.0.1:5000/cb/x", RedirectURINotRegistered, ""},
+		{"localhost", both, []string{lo}, "http://localhost:5000/cb", LoopbackNotAllowed, ""},
+		{"127.0.0.2", both, []string{lo}, "http://127.0.0.2:5000/cb", LoopbackNotAllowed, ""},
+		{"mapped", both, []string{lo}, "http://[::ffff:127.0.0.1]:5000/cb", LoopbackNotAllowed, ""},
+		{"https loopback", both, []string{lo}, "https://127.0.0.1:5000/cb", LoopbackNotAllowed, ""},
+		{"http remote", both, []string{lo}, "http://evil.example/cb", InsecureScheme, ""},
+		{"unspecified", Production, []string{lo}, "http://0.0.0.0:5000/cb", LoopbackNotAllowed, ""},
+		{"claimed https", both, []string{"https://app.example/cb"}, "https://app.example/cb", ExactMatch, "https://app.example/cb"},
+		{"private-use", both, []string{app}, app, ExactMatch, app},
+		{"private-use upper case", both, []string{app}, "COM.EXAMPLE.APP:/oauth2redirect", ExactMatch, app},
+		{"private-use path case", both, []string{app}, "com.example.app:/OAUTH2REDIRECT", RedirectURINotRegistered, ""},
+		{"private-use longer path", both, []string{app}, app + "/x", RedirectURINotRegistered, ""},
+		{"private-use with host", both, []string{app}, "com.example.app://evil.example/oauth2redirect", MalformedRedirectURI, ""},
+		{"private-use empty authority", both, []string{app}, "com.example.app:///oauth2redirect", RedirectURINotRegistered, ""},
+		{"private-use rootless", both, []string{app}, "com.example.app:oauth2redirect", MalformedRedirectURI, ""},
+		{"private-use %2F", both, []string{app}, "com.example.app:%2Foauth2redirect", MalformedRedirectURI, ""},
+		{"private-use userinfo", both, []string{app}, "com.example.app://u@/oauth2redirect", UserinfoInRedirectURI, ""},
+		{"private-use fragment", both, []string{app}, app + "#f", FragmentInRedirectURI, ""},
+		{"private-use traversal", both, []string{app}, "com.example.app:/a/%2E%2E/oauth2redirect", PathTraversal, ""},
+		{"private-use no dot", both, []string{app}, "comexampleapp:/oauth2redirect", DisallowedScheme, ""},
+		{"private-use look-alike", both, []string{app}, "com.example.app.evil:/oauth2redirect", RedirectURINotRegistered, ""},
+		{"unrestricted private-use", Sandbox, nil, app, UnrestrictedClient, ""},
+		{"none registered", Production, nil, app, NoRegisteredRedirectURIs, ""},
+	}
+	for _, match := range []MatchMode{MatchExact, MatchPrefix} {
+		t.Run(string(match), func(t *testing.T) { runRulesCases(t, match, Rules{Native: true}, cases) })
+	}
+	// A web client keeps the web rules.
+	runDecideCases(t, MatchExact, []decideCase{
+		{"web private-use", both, []string{"https://app.example/cb"}, app, DisallowedScheme, ""},
+		{"web production loopback", Production, []string{"https://app.example/cb"}, "http://127.0.0.1:5000/cb", InsecureScheme, ""},
+	})
+}
+
+// TestDecideLogout covers post-logout redirect URIs: exact only, even in
+// prefix mode, with reasons of their own, never unrestricted.
+func TestDecideLogout(t *testing.T) {
+	const out = "https://app.example/logged-out"
+	cases := []decideCase{
+		{"exact", both, []string{out}, out, ExactMatch, out},
+		{"normalized", both, []string{out}, "HTTPS://App.Example:443/logged-out", ExactMatch, out},
+		{"longer path", both, []string{out}, out + "/x", PostLogoutRedirectURINotRegistered, ""},
+		{"other query", both, []string{out + "?a=1"}, out + "?a=2", PostLogoutRedirectURINotRegistered, ""},
+		{"other host", both, []string{out}, "https://evil.example/logged-out", PostLogoutRedirectURINotRegistered, ""},
+		{"none registered", both, nil, out, NoRegisteredPostLogoutRedirectURIs, ""},
+		{"malformed", both, []string{out}, "https://app.example/a/../logged-out", PathTraversal, ""},
+	}
+	for _, match := range []MatchMode{MatchExact, MatchPrefix} {
+		t.Run(string(match), func(t *testing.T) { runRulesCases(t, match, Rules{Logout: true}, cases) })
+	}
+	p := policyFor(t, Production, MatchExact, 0)
+	_, err := p.CompileRules([]string{out, "https://app.example", "https://app.example/"}, Rules{Logout: true})
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 2 || errs[0].Index != 1 || errs[1].Index != 2 || !strings.Contains(errs[0].Detail, "host-only") {
+		t.Errorf("CompileRules(host-only logout URIs) = %v, want two host-only errors at 1 and 2", err)
 	}
 }

@@ -14,6 +14,7 @@ const DefaultMaxURILength = 2048
 // decoded, so what is compared is what the upstream and the browser see.
 type uri struct {
 	https    bool
+	scheme   string     // a private-use scheme as written; "" for http(s)
 	host     string     // as written, without brackets
 	ip       netip.Addr // valid for IP literals
 	port     string     // "" when absent or the scheme's default
@@ -27,7 +28,10 @@ func (u *uri) path() string { return u.rest[:u.pathLen] }
 // parse applies the syntax rules to s in their documented order and returns
 // the first that fails, with a short detail for error messages. It does not
 // allocate for well-formed DNS hosts, so the request path stays cheap.
-func (p *Policy) parse(s string) (u uri, r Reason, detail string) {
+//
+// A native client (RFC 8252) may also use a private-use scheme: see
+// parsePrivateUse.
+func (p *Policy) parse(s string, native bool) (u uri, r Reason, detail string) {
 	if len(s) > p.maxLen {
 		return u, MalformedRedirectURI, "longer than the maximum length"
 	}
@@ -59,8 +63,12 @@ func (p *Policy) parse(s string) (u uri, r Reason, detail string) {
 	case asciiEqualFold(scheme, "https"):
 		u.https = true
 	case asciiEqualFold(scheme, "http"):
-	default:
+	case !native:
 		return u, DisallowedScheme, "scheme is not http or https"
+	case strings.IndexByte(scheme, '.') < 0:
+		return u, DisallowedScheme, "a private-use scheme must contain a dot: a reverse domain name such as com.example.app (RFC 8252 §7.1)"
+	default:
+		return parsePrivateUse(s, colon, hasHash, ctlEscape)
 	}
 	rest, ok := strings.CutPrefix(s[colon+1:], "//")
 	if !ok {
@@ -152,6 +160,47 @@ func (p *Policy) parse(s string) (u uri, r Reason, detail string) {
 	return u, "", ""
 }
 
+// parsePrivateUse applies the rest of the syntax rules to a native app's
+// private-use scheme URI (RFC 8252 §7.1), s[:colon] being its scheme: the
+// form scheme:/path, or scheme:///path with an empty authority, so that no
+// part of it can be read as a host. Userinfo, fragments, encoded control
+// characters and dot segments are refused as for http(s).
+func parsePrivateUse(s string, colon int, hasHash, ctlEscape bool) (u uri, r Reason, detail string) {
+	u.scheme, u.rest = s[:colon], s[colon+1:]
+	path, authority := u.rest, ""
+	if after, ok := strings.CutPrefix(path, "//"); ok {
+		end := strings.IndexAny(after, "/?#")
+		if end < 0 {
+			end = len(after)
+		}
+		authority, path = after[:end], after[end:]
+	}
+	if strings.IndexByte(authority, '@') >= 0 {
+		return u, UserinfoInRedirectURI, "contains user information"
+	}
+	if hasHash {
+		return u, FragmentInRedirectURI, "contains a fragment"
+	}
+	if authority != "" {
+		return u, MalformedRedirectURI, "a private-use scheme URI has no host: write scheme:/path"
+	}
+	pathLen := len(path)
+	if q := strings.IndexByte(path, '?'); q >= 0 {
+		pathLen = q
+	}
+	if !strings.HasPrefix(path, "/") {
+		return u, MalformedRedirectURI, "a private-use scheme URI's path starts with /: write scheme:/path"
+	}
+	u.pathLen = len(u.rest) - len(path) + pathLen
+	if ctlEscape {
+		return u, MalformedRedirectURI, "contains a percent-encoded control character"
+	}
+	if hasDotSegment(path[:pathLen]) {
+		return u, PathTraversal, "path contains a dot segment"
+	}
+	return u, "", ""
+}
+
 // Classes of bytes for the character rules of parse.
 const (
 	charOK      = iota
@@ -175,8 +224,24 @@ var uriChar = func() (t [256]uint8) {
 }()
 
 // checkEnvironment applies the rules of the environment to a URI that passed
-// the syntax rules.
-func (p *Policy) checkEnvironment(u *uri) (Reason, string) {
+// the syntax rules. A native client's (RFC 8252) are the same in both
+// environments: http only to the loopback IP literals (§7.3, §8.3), other
+// loopback hosts never, private-use schemes (checked by parse).
+func (p *Policy) checkEnvironment(u *uri, native bool) (Reason, string) {
+	if native {
+		switch {
+		case u.scheme != "" || u.https && !u.loopback:
+		case u.nativeLoopback():
+			if u.https {
+				return LoopbackNotAllowed, "a native client's loopback redirect URI uses http (RFC 8252 §7.3)"
+			}
+		case u.loopback:
+			return LoopbackNotAllowed, "a native client's loopback redirect URI uses the IP literal 127.0.0.1 or [::1] (RFC 8252 §8.3)"
+		default:
+			return InsecureScheme, "a native client uses http only to 127.0.0.1 or [::1]"
+		}
+		return "", ""
+	}
 	if p.env != Production {
 		return "", ""
 	}
@@ -189,9 +254,22 @@ func (p *Policy) checkEnvironment(u *uri) (Reason, string) {
 	return "", ""
 }
 
-// appendOrigin appends the normalized scheme, host and, unless the sandbox
-// loopback rule ignores it, port of u to dst.
-func (p *Policy) appendOrigin(dst []byte, u *uri) []byte {
+// nativeLoopback reports whether u's host is one of the loopback IP
+// literals RFC 8252 §7.3 names, 127.0.0.1 and ::1, written as such.
+func (u *uri) nativeLoopback() bool {
+	return u.ip == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || u.ip == netip.IPv6Loopback()
+}
+
+// appendOrigin appends the normalized scheme, host and, unless a loopback
+// rule ignores it, port of u to dst; for a private-use scheme, the scheme
+// and its colon.
+func (p *Policy) appendOrigin(dst []byte, u *uri, native bool) []byte {
+	if u.scheme != "" {
+		for i := 0; i < len(u.scheme); i++ {
+			dst = append(dst, toLower(u.scheme[i]))
+		}
+		return append(dst, ':')
+	}
 	if u.https {
 		dst = append(dst, "https://"...)
 	} else {
@@ -206,16 +284,20 @@ func (p *Policy) appendOrigin(dst []byte, u *uri) []byte {
 			dst = append(dst, toLower(u.host[i]))
 		}
 	}
-	if u.port != "" && !p.ignoresPort(u) {
+	if u.port != "" && !p.ignoresPort(u, native) {
 		dst = append(dst, ':')
 		dst = append(dst, u.port...)
 	}
 	return dst
 }
 
-// ignoresPort reports whether the sandbox loopback rule (RFC 8252 §7.3)
-// applies to u: native apps listen on an ephemeral port.
-func (p *Policy) ignoresPort(u *uri) bool { return p.env == Sandbox && u.loopback }
+// ignoresPort reports whether a loopback rule (RFC 8252 §7.3) applies to u:
+// native apps listen on an ephemeral port. It applies to loopback hosts in
+// sandbox and to a native client's loopback IP literals everywhere (the
+// only loopback hosts checkEnvironment lets such a client use).
+func (p *Policy) ignoresPort(u *uri, native bool) bool {
+	return (p.env == Sandbox || native) && u.loopback
+}
 
 // checkHostName checks the syntax of a DNS name or dotted-quad address:
 // letter-digit-hyphen labels of 1 to 63 bytes, 253 in all, no empty label.

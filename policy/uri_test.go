@@ -531,8 +531,8 @@ func TestNew(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	if len(AllowReasons) != 7 || len(RejectReasons) != 23 {
-		t.Fatalf("%d allow and %d reject reasons, want 7 and 23", len(AllowReasons), len(RejectReasons))
+	if len(AllowReasons) != 8 || len(RejectReasons) != 28 {
+		t.Fatalf("%d allow and %d reject reasons, want 8 and 28", len(AllowReasons), len(RejectReasons))
 	}
 	seen := map[Reason]bool{}
 	for _, rs := range [][]Reason{AllowReasons, RejectReasons} {
@@ -568,10 +568,11 @@ func TestReasons(t *testing.T) {
 	// RejectReasons is in the order of precedence of §6.
 	want := []Reason{MissingClientID, MissingRedirectURI, DuplicateParameter, MalformedRequest,
 		UnsupportedBody, RequestTooLarge, RequestObjectNotSupported, RequestObjectUnreadable,
-		RequestObjectEncrypted, UnknownClient, ClientDisabled, ClientIDMismatch, RequestURINotRegistered,
+		RequestObjectEncrypted, LogoutClientMissing, LogoutClientMismatch, IDTokenHintUnreadable,
+		UnknownClient, ClientDisabled, ClientIDMismatch, RequestURINotRegistered,
 		MalformedRedirectURI, DisallowedScheme, UserinfoInRedirectURI, FragmentInRedirectURI,
 		PathTraversal, InsecureScheme, LoopbackNotAllowed, NoRegisteredRedirectURIs, RedirectURINotRegistered,
-		RedirectURIMismatch}
+		RedirectURIMismatch, NoRegisteredPostLogoutRedirectURIs, PostLogoutRedirectURINotRegistered}
 	for i := range want {
 		if RejectReasons[i] != want[i] {
 			t.Errorf("RejectReasons[%d] = %q, want %q", i, RejectReasons[i], want[i])

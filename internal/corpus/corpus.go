@@ -1,6 +1,6 @@
-// Package corpus reads the public corpus of redirect URI test vectors
-// (policy/testdata/redirect_cases.json) for the tests of every package
-// that runs it.
+// Package corpus reads the corpora of redirect URI test vectors
+// (policy/testdata/*_cases.json: the public corpus, native clients,
+// logout) for the tests of every package that runs them.
 package corpus
 
 import (
@@ -22,7 +22,17 @@ type Case struct {
 	Expect        string   `json:"expect"`
 	RegistryError bool     `json:"registry_error"`
 	Note          string   `json:"note"`
+	// ApplicationType is the client's: "" or "web" (the default), or
+	// "native".
+	ApplicationType string `json:"application_type"`
+	// Endpoint is "" for the authorize endpoint or "logout", where
+	// Registered are post_logout_redirect_uris and RedirectURI is a
+	// post_logout_redirect_uri.
+	Endpoint string `json:"endpoint"`
 }
+
+// Native reports whether the case's client is a native app.
+func (c Case) Native() bool { return c.ApplicationType == "native" }
 
 // Load reads the corpus at path. It fails tb on an unknown field, on an
 // empty corpus and on a case that none of the tests knows how to run, so
@@ -48,7 +58,9 @@ func Load(tb testing.TB, path string) []Case {
 	}
 	for _, c := range file.Cases {
 		if (c.RedirectURI == nil) == (c.RawQuery == nil) || (c.Expect != "allow" && c.Expect != "reject") ||
-			(c.Environment != "sandbox" && c.Environment != "production") || (c.RegistryError && c.Expect != "reject") {
+			(c.Environment != "sandbox" && c.Environment != "production") || (c.RegistryError && c.Expect != "reject") ||
+			(c.ApplicationType != "" && c.ApplicationType != "web" && c.ApplicationType != "native") ||
+			(c.Endpoint != "" && c.Endpoint != "logout") || (c.Endpoint != "" && c.RawQuery != nil) {
 			tb.Fatalf("%s: case %s is not one the tests know how to run", path, c.ID)
 		}
 	}
