@@ -81,7 +81,7 @@ func decideEverywhere(t *testing.T, p *Policy, rules Rules, registered []string,
 	pads := paddingURIs(linearMax + 4)
 	if rules.Logout {
 		pads = slices.DeleteFunc(pads, func(u string) bool { return strings.Contains(u, "padhost") })
-		pads = append(pads, paddingURIs(3*linearMax)[linearMax+4:]...)
+		pads = append(pads, paddingURIs(3 * linearMax)[linearMax+4:]...)
 		pads = slices.DeleteFunc(pads, func(u string) bool { return strings.Contains(u, "padhost") })
 	}
 	padded, err := p.CompileRules(append(append([]string(nil), registered...), pads...), rules)
