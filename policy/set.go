@@ -31,6 +31,7 @@ type Entry struct {
 	Kind       Kind
 	HTTPS      bool
 	Loopback   bool
+	PrivateUse bool // a native app's private-use scheme (RFC 8252 §7.1)
 
 	// Keys compared with the request: the origin (without the port where
 	// the sandbox loopback rule ignores it), that origin followed by the
@@ -119,8 +120,8 @@ func (p *Policy) CompileRules(raws []string, rules Rules) (*Set, error) {
 
 func (p *Policy) newEntry(raw string, u *uri, rules Rules) Entry {
 	native := rules.Native && (u.scheme != "" || u.loopback)
-	e := Entry{Raw: raw, Normalized: p.normalized(u), HTTPS: u.https, Loopback: u.loopback, port: u.port,
-		exactOnly: native || rules.Logout}
+	e := Entry{Raw: raw, Normalized: p.normalized(u), HTTPS: u.https, Loopback: u.loopback, PrivateUse: u.scheme != "",
+		port: u.port, exactOnly: native || rules.Logout}
 	if e.Normalized == raw {
 		e.Normalized = raw // share the bytes
 	}

@@ -37,8 +37,8 @@ func parseClient(name, wantID string, data []byte, p *policy.Policy) (*Client, *
 		problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("client_id %q does not match the key's %q", cd.clientID, wantID))
 		return nil, problems
 	}
-	set, err := p.Compile(doc.uris[cd.uriStart:cd.uriEnd:cd.uriEnd])
-	c := checkClient(oneClient, cd, doc, set, err, p, problems)
+	compiled := compileClient(cd, doc, p)
+	c := checkClient(oneClient, cd, doc, &compiled, p, problems)
 	return c, problems
 }
 

@@ -17,11 +17,25 @@ type fileDoc struct {
 	envOffset      int
 	clients        []clientDoc
 
-	// The redirect URIs of all clients, each client's a range of them: one
-	// allocation for the file rather than three per client.
-	uris       []string
-	uriOffsets []int // where each redirect URI is
-	uriIndex   []int // its index in its client's list in the file
+	// The redirect URIs and the post-logout redirect URIs of all clients,
+	// each client's a span of them: one allocation for the file rather
+	// than three per client.
+	redirect, logout uriList
+}
+
+// uriList is the URIs of one field of all clients.
+type uriList struct {
+	uris    []string
+	offsets []int // where each URI is
+	index   []int // its index in its client's list in the file
+}
+
+// span is one client's part of a uriList.
+type span struct{ start, end int }
+
+// of returns the URIs, offsets and indexes of sp.
+func (l *uriList) of(sp span) (uris []string, offsets, index []int) {
+	return l.uris[sp.start:sp.end:sp.end], l.offsets[sp.start:sp.end], l.index[sp.start:sp.end]
 }
 
 type clientDoc struct {
@@ -30,7 +44,9 @@ type clientDoc struct {
 	hasClientID                                     bool // a string client_id was read
 	name, description, website, contactEmail, notes string
 	disabled                                        bool
-	uriStart, uriEnd                                int // range of fileDoc.uris
+	applicationType                                 string
+	appTypeOffset                                   int
+	redirect, logout                                span // of fileDoc.redirect and fileDoc.logout
 	requestURIs                                     []string
 	requestURIOffsets                               []int
 }
@@ -49,6 +65,8 @@ const (
 	keyDisabled
 	keyRedirectURIs
 	keyRequestURIs
+	keyApplicationType
+	keyPostLogoutRedirectURIs
 	keyUnknown = -1
 )
 
@@ -64,13 +82,17 @@ var keyNames = [...]string{
 	keyDisabled:     "disabled",
 	keyRedirectURIs: "redirect_uris",
 	keyRequestURIs:  "request_uris",
+
+	keyApplicationType:        "application_type",
+	keyPostLogoutRedirectURIs: "post_logout_redirect_uris",
 }
 
 // The fields each object may have.
 const (
 	topFields    = 1<<keyEnvironment | 1<<keyClients
 	clientFields = 1<<keyClientID | 1<<keyName | 1<<keyDescription | 1<<keyWebsite |
-		1<<keyContactEmail | 1<<keyNotes | 1<<keyDisabled | 1<<keyRedirectURIs | 1<<keyRequestURIs
+		1<<keyContactEmail | 1<<keyNotes | 1<<keyDisabled | 1<<keyRedirectURIs | 1<<keyRequestURIs |
+		1<<keyApplicationType | 1<<keyPostLogoutRedirectURIs
 )
 
 // maxDepth bounds the nesting of skipped values, as encoding/json does.
@@ -188,9 +210,9 @@ func decodeFile(data []byte, problems *problemList) (*fileDoc, bool) {
 	// registry is mostly client ids and redirect URIs.
 	doc := &fileDoc{clients: make([]clientDoc, 0, bytes.Count(data, []byte(`"client_id"`)))}
 	nURIs := bytes.Count(data, []byte(`"http`))
-	doc.uris = make([]string, 0, nURIs)
-	doc.uriOffsets = make([]int, 0, nURIs)
-	doc.uriIndex = make([]int, 0, nURIs)
+	doc.redirect.uris = make([]string, 0, nURIs)
+	doc.redirect.offsets = make([]int, 0, nURIs)
+	doc.redirect.index = make([]int, 0, nURIs)
 	seen, isObject, err := d.object(top, topFields, func(k int, at int) error {
 		switch k {
 		case keyEnvironment:
@@ -218,8 +240,8 @@ func decodeFile(data []byte, problems *problemList) (*fileDoc, bool) {
 func (d *decoder) client(i int, doc *fileDoc) error {
 	w := where{client: i, index: -1}
 	c := &doc.clients[len(doc.clients)-1]
-	c.uriStart = len(doc.uris)
-	c.uriEnd = c.uriStart
+	c.redirect = span{len(doc.redirect.uris), len(doc.redirect.uris)}
+	c.logout = span{len(doc.logout.uris), len(doc.logout.uris)}
 	seen, isObject, err := d.object(w, clientFields, func(k int, at int) error {
 		switch k {
 		case keyClientID:
@@ -236,18 +258,13 @@ func (d *decoder) client(i int, doc *fileDoc) error {
 			return d.str(w.sub("notes"), &c.notes, nil)
 		case keyDisabled:
 			return d.boolean(w.sub("disabled"), &c.disabled)
+		case keyApplicationType:
+			c.appTypeOffset = at
+			return d.str(w.sub("application_type"), &c.applicationType, nil)
 		case keyRedirectURIs:
-			return d.array(w.sub("redirect_uris"), func(j, at int) error {
-				s, ok := "", false
-				if err := d.str(where{client: i, field: "redirect_uris", index: j}, &s, &ok); err != nil || !ok {
-					return err
-				}
-				doc.uris = append(doc.uris, s)
-				doc.uriOffsets = append(doc.uriOffsets, at)
-				doc.uriIndex = append(doc.uriIndex, j)
-				c.uriEnd = len(doc.uris)
-				return nil
-			})
+			return d.uris(i, "redirect_uris", &doc.redirect, &c.redirect)
+		case keyPostLogoutRedirectURIs:
+			return d.uris(i, "post_logout_redirect_uris", &doc.logout, &c.logout)
 		case keyRequestURIs:
 			return d.array(w.sub("request_uris"), func(j, at int) error {
 				s, ok := "", false
@@ -265,6 +282,22 @@ func (d *decoder) client(i int, doc *fileDoc) error {
 		d.problems.add(c.offset, w.String()+`: missing field "client_id"`)
 	}
 	return err
+}
+
+// uris reads the array of URIs of field of clients[i] into list, the
+// client's span of it being sp.
+func (d *decoder) uris(i int, field string, list *uriList, sp *span) error {
+	return d.array(where{client: i, field: field, index: -1}, func(j, at int) error {
+		s, ok := "", false
+		if err := d.str(where{client: i, field: field, index: j}, &s, &ok); err != nil || !ok {
+			return err
+		}
+		list.uris = append(list.uris, s)
+		list.offsets = append(list.offsets, at)
+		list.index = append(list.index, j)
+		sp.end = len(list.uris)
+		return nil
+	})
 }
 
 // ws skips white space.

@@ -74,6 +74,38 @@ func TestLint(t *testing.T) {
 			},
 		},
 		{
+			name: "native clients in production",
+			env:  policy.Production,
+			file: "{\"clients\": [\n  {\"client_id\": \"APP-1\", \"application_type\": \"native\", \"redirect_uris\": [\"http://127.0.0.1/cb\", \"com.example.app:/cb\"]},\n  {\"client_id\": \"APP-2\", \"application_type\": \"web\", \"redirect_uris\": [\"https://a.example.com/cb\"]},\n  {\"client_id\": \"APP-3\", \"disabled\": true,\n \"application_type\": \"native\", \"redirect_uris\": [\"http://[::1]/cb\"]}\n]}",
+			want: []want{
+				{Warning, 2, "APP-1", `client "APP-1" is a native app`},
+				{Warning, 5, "APP-3", `client "APP-3" is a native app`},
+			},
+		},
+		{
+			name: "native client errors",
+			env:  policy.Production,
+			file: "{\"clients\": [\n  {\"client_id\": \"N\", \"application_type\": \"native\", \"redirect_uris\": [\n\"http://localhost/cb\",\n\"myapp:/cb\",\n\"http://a.example.com/cb\"]}\n]}",
+			want: []want{
+				{Error, 3, "N", `client "N" redirect_uris[0] "http://localhost/cb": a native client's loopback redirect URI uses the IP literal 127.0.0.1 or [::1]`},
+				{Error, 4, "N", `client "N" redirect_uris[1] "myapp:/cb": a private-use scheme must contain a dot`},
+				{Error, 5, "N", `client "N" redirect_uris[2] "http://a.example.com/cb": a native client uses http only to 127.0.0.1 or [::1]`},
+			},
+		},
+		{
+			name: "native client in sandbox",
+			env:  policy.Sandbox,
+			file: "{\"clients\": [\n  {\"client_id\": \"N\", \"application_type\": \"native\", \"redirect_uris\": [\"http://127.0.0.1/cb\"]}\n]}",
+		},
+		{
+			name: "post-logout URIs",
+			env:  policy.Production,
+			file: "{\"clients\": [\n  {\"client_id\": \"L\", \"redirect_uris\": [\"https://a.example.com/cb\"],\n \"post_logout_redirect_uris\": [\"https://a.example.com/out\",\n \"https://a.example.com\"]}\n]}",
+			want: []want{
+				{Error, 4, "L", `client "L" post_logout_redirect_uris[1] "https://a.example.com": is host-only`},
+			},
+		},
+		{
 			name: "syntax error",
 			env:  policy.Production,
 			file: "{\"clients\": [\n  {\"client_id\": \"APP-1\"}}\n]}",

@@ -19,8 +19,9 @@ import (
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 )
 
-// Client is one registered OAuth client. Only Disabled, URIs and
-// RequestURIs take part in decisions; the other fields are shown in logs
+// Client is one registered OAuth client. Only Disabled, Native, the sets
+// of URIs and RequestURIs take part in decisions; the other fields are
+// shown in logs
 // and tools.
 type Client struct {
 	ID           string
@@ -30,7 +31,13 @@ type Client struct {
 	ContactEmail string
 	Notes        string
 	Disabled     bool
-	URIs         *policy.Set
+	// Native is set for "application_type": "native" (RFC 8252): its
+	// sets are compiled with policy.Rules.Native.
+	Native bool
+	// URIs are the registered redirect URIs.
+	URIs *policy.Set
+	// LogoutURIs are the registered post-logout redirect URIs.
+	LogoutURIs *policy.Set
 	// RequestURIs are the URLs of the client's request objects by
 	// reference, compared exactly (OpenID Connect Dynamic Client
 	// Registration's request_uris). They are never fetched.
@@ -47,6 +54,13 @@ func (c *Client) HasRequestURI(uri string) bool {
 	}
 	return false
 }
+
+// The values of application_type (OpenID Connect Dynamic Client
+// Registration §2).
+const (
+	ApplicationWeb    = "web"
+	ApplicationNative = "native"
+)
 
 // Snapshot is one successfully loaded registry: a file, or a store's
 // clients at one revision. It is immutable and safe for concurrent use.
@@ -109,14 +123,51 @@ func (s *Snapshot) URIs() int { return s.uris }
 // Decide checks a requested redirect URI for a client: unknown and disabled
 // clients are rejected before the URI is looked at.
 func (s *Snapshot) Decide(clientID, redirectURI string) Decision {
-	c := s.Client(clientID)
-	switch {
-	case c == nil:
-		return Decision{Decision: policy.Decision{Reason: policy.UnknownClient}} // the reason says it all
-	case c.Disabled:
-		return Decision{Decision: policy.Decision{Reason: policy.ClientDisabled, Detail: "the client is disabled in the registry"}, Client: c}
+	c, d, ok := s.usable(clientID)
+	if !ok {
+		return d
 	}
 	return Decision{Decision: c.URIs.Decide(redirectURI), Client: c}
+}
+
+// DecideLogout checks a requested post_logout_redirect_uri for a client
+// against its post-logout redirect URIs, as Decide does.
+func (s *Snapshot) DecideLogout(clientID, postLogoutURI string) Decision {
+	c, d, ok := s.usable(clientID)
+	if !ok {
+		return d
+	}
+	return Decision{Decision: c.LogoutURIs.Decide(postLogoutURI), Client: c}
+}
+
+// DecideOmitted decides an authorize request without redirect_uri: allowed
+// (policy.OmittedRedirectURI) when the client registered exactly one
+// redirect URI and it is a full one, which the server then uses
+// (RFC 6749 §3.1.2.3); otherwise missing_redirect_uri.
+func (s *Snapshot) DecideOmitted(clientID string) Decision {
+	c, d, ok := s.usable(clientID)
+	if !ok {
+		return d
+	}
+	entries := c.URIs.Entries()
+	if len(entries) != 1 || entries[0].Kind != policy.Full {
+		return Decision{Decision: policy.Decision{Reason: policy.MissingRedirectURI,
+			Detail: "the request has no redirect_uri and the client has not registered exactly one full redirect URI"}, Client: c}
+	}
+	return Decision{Decision: policy.Decision{Reason: policy.OmittedRedirectURI, Entry: &entries[0]}, Client: c}
+}
+
+// usable returns the registered client of id, or the decision that rejects
+// a request of an unknown or disabled one.
+func (s *Snapshot) usable(id string) (*Client, Decision, bool) {
+	c := s.Client(id)
+	switch {
+	case c == nil:
+		return nil, Decision{Decision: policy.Decision{Reason: policy.UnknownClient}}, false // the reason says it all
+	case c.Disabled:
+		return c, Decision{Decision: policy.Decision{Reason: policy.ClientDisabled, Detail: "the client is disabled in the registry"}, Client: c}, false
+	}
+	return c, Decision{}, true
 }
 
 // Load reads and validates the registry file at path for p. Any problem
@@ -166,7 +217,7 @@ func parse(name string, data []byte, p *policy.Policy) (*Snapshot, *problemList)
 		clients:  make(map[string]*Client, len(doc.clients)),
 		order:    make([]*Client, 0, len(doc.clients)),
 	}
-	sets, errs := compileAll(doc, p)
+	sets := compileAll(doc, p)
 	firstIndex := make(map[string]int, len(doc.clients))
 	for i := range doc.clients {
 		cd := &doc.clients[i]
@@ -178,7 +229,7 @@ func parse(name string, data []byte, p *policy.Policy) (*Snapshot, *problemList)
 			continue
 		}
 		firstIndex[cd.clientID] = i
-		if c := checkClient(i, cd, doc, sets[i], errs[i], p, problems); c != nil {
+		if c := checkClient(i, cd, doc, &sets[i], p, problems); c != nil {
 			s.clients[c.ID] = c
 			s.order = append(s.order, c)
 			s.n++
@@ -188,12 +239,17 @@ func parse(name string, data []byte, p *policy.Policy) (*Snapshot, *problemList)
 	return s, problems
 }
 
-// compileAll compiles the redirect URIs of every client. Compiling is most
-// of the work of a load and clients are independent, so large registries
-// are compiled on every CPU.
-func compileAll(doc *fileDoc, p *policy.Policy) ([]*policy.Set, []error) {
-	sets := make([]*policy.Set, len(doc.clients))
-	errs := make([]error, len(doc.clients))
+// compiled is one client's sets of URIs, or the errors of compiling them.
+type compiled struct {
+	redirect, logout       *policy.Set
+	redirectErr, logoutErr error
+}
+
+// compileAll compiles the URIs of every client with its rules. Compiling
+// is most of the work of a load and clients are independent, so large
+// registries are compiled on every CPU.
+func compileAll(doc *fileDoc, p *policy.Policy) []compiled {
+	sets := make([]compiled, len(doc.clients))
 	const block = 512 // clients taken at a time by a worker
 	var next atomic.Int64
 	work := func() {
@@ -205,7 +261,7 @@ func compileAll(doc *fileDoc, p *policy.Policy) ([]*policy.Set, []error) {
 			}
 			for i := start; i < min(end, len(doc.clients)); i++ {
 				if cd := &doc.clients[i]; cd.hasClientID {
-					sets[i], errs[i] = p.Compile(doc.uris[cd.uriStart:cd.uriEnd:cd.uriEnd])
+					sets[i] = compileClient(cd, doc, p)
 				}
 			}
 		}
@@ -216,38 +272,43 @@ func compileAll(doc *fileDoc, p *policy.Policy) ([]*policy.Set, []error) {
 	}
 	work()
 	wg.Wait()
-	return sets, errs
+	return sets
 }
 
-// checkClient validates one client, given its compiled redirect URIs, and
-// reports each problem at the offending value.
-func checkClient(i int, cd *clientDoc, doc *fileDoc, set *policy.Set, err error, p *policy.Policy, problems *problemList) *Client {
+// compileClient compiles one client's redirect and post-logout URIs with
+// the rules of its application type.
+func compileClient(cd *clientDoc, doc *fileDoc, p *policy.Policy) (c compiled) {
+	native := cd.applicationType == ApplicationNative
+	uris, _, _ := doc.redirect.of(cd.redirect)
+	c.redirect, c.redirectErr = p.CompileRules(uris, policy.Rules{Native: native})
+	uris, _, _ = doc.logout.of(cd.logout)
+	c.logout, c.logoutErr = p.CompileRules(uris, policy.Rules{Native: native, Logout: true})
+	return c
+}
+
+// checkClient validates one client, given its compiled URIs, and reports
+// each problem at the offending value.
+func checkClient(i int, cd *clientDoc, doc *fileDoc, c *compiled, p *policy.Policy, problems *problemList) *Client {
 	if msg := checkClientID(cd.clientID); msg != "" {
 		problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("%s: client_id %q %s", where{client: i, index: -1}, cd.clientID, msg))
 		return nil
 	}
-	uris := doc.uris[cd.uriStart:cd.uriEnd]
-	offsets := doc.uriOffsets[cd.uriStart:cd.uriEnd]
-	index := doc.uriIndex[cd.uriStart:cd.uriEnd]
-	var uriErrs policy.Errors
-	if errors.As(err, &uriErrs) {
-		for _, e := range uriErrs {
-			msg := fmt.Sprintf("client %q redirect_uris[%d] %q: %s", cd.clientID, index[e.Index], e.URI, e.Detail)
-			if e.Reason == "" {
-				msg = duplicateMessage(cd.clientID, e, uris, index, p)
-			}
-			problems.addFor(offsets[e.Index], cd.clientID, Error, msg)
-		}
-		return nil
+	ok := true
+	switch cd.applicationType {
+	case "", ApplicationWeb, ApplicationNative:
+	default:
+		problems.addFor(cd.appTypeOffset, cd.clientID, Error, fmt.Sprintf("client %q application_type %q is not %q or %q", cd.clientID, cd.applicationType, ApplicationWeb, ApplicationNative))
+		ok = false
 	}
-	if err != nil {
-		problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("client %q: %v", cd.clientID, err))
+	ok = uriErrors(cd, "redirect_uris", &doc.redirect, cd.redirect, c.redirectErr, problems) && ok
+	ok = uriErrors(cd, "post_logout_redirect_uris", &doc.logout, cd.logout, c.logoutErr, problems) && ok
+	if !ok {
 		return nil
 	}
 	if !checkRequestURIs(i, cd, problems) {
 		return nil
 	}
-	lintClient(cd, set, offsets, index, p, problems)
+	lintClient(cd, doc, c, p, problems)
 	return &Client{
 		ID:           cd.clientID,
 		Name:         cd.name,
@@ -256,7 +317,9 @@ func checkClient(i int, cd *clientDoc, doc *fileDoc, set *policy.Set, err error,
 		ContactEmail: cd.contactEmail,
 		Notes:        cd.notes,
 		Disabled:     cd.disabled,
-		URIs:         set,
+		Native:       cd.applicationType == ApplicationNative,
+		URIs:         c.redirect,
+		LogoutURIs:   c.logout,
 		RequestURIs:  cd.requestURIs,
 	}
 }
@@ -310,35 +373,57 @@ func checkRequestURI(uri string) string {
 	return ""
 }
 
-// duplicateMessage describes a redirect URI that duplicates an earlier one
-// after normalization, naming both by their index in the file: the policy
-// counts only the entries it was given, which leave out values that were
-// not strings.
-func duplicateMessage(clientID string, e *policy.URIError, uris []string, index []int, p *policy.Policy) string {
-	if n, err := p.Normalize(e.URI); err == nil {
-		for j := range e.Index {
-			if m, err := p.Normalize(uris[j]); err == nil && m == n {
-				return fmt.Sprintf("client %q redirect_uris[%d] %q: duplicate of redirect_uris[%d] %q after normalization", clientID, index[e.Index], e.URI, index[j], uris[j])
-			}
-		}
+// uriErrors reports the errors of compiling the URIs of one field of a
+// client, each at its value, and whether there were none.
+func uriErrors(cd *clientDoc, field string, list *uriList, sp span, err error, problems *problemList) bool {
+	if err == nil {
+		return true
 	}
-	return fmt.Sprintf("client %q redirect_uris[%d] %q: %s", clientID, index[e.Index], e.URI, e.Detail)
+	uris, offsets, index := list.of(sp)
+	var uriErrs policy.Errors
+	if !errors.As(err, &uriErrs) {
+		problems.addFor(cd.offset, cd.clientID, Error, fmt.Sprintf("client %q: %v", cd.clientID, err))
+		return false
+	}
+	for _, e := range uriErrs {
+		msg := fmt.Sprintf("client %q %s[%d] %q: %s", cd.clientID, field, index[e.Index], e.URI, e.Detail)
+		if e.Duplicate >= 0 {
+			// Named by their indexes in the file: the policy counts
+			// only the entries it was given, which leave out values
+			// that were not strings.
+			msg = fmt.Sprintf("client %q %s[%d] %q: duplicate of %s[%d] %q after normalization", cd.clientID, field, index[e.Index], e.URI, field, index[e.Duplicate], uris[e.Duplicate])
+		}
+		problems.addFor(offsets[e.Index], cd.clientID, Error, msg)
+	}
+	return false
 }
 
 // lintClient records the warnings of a valid client.
-func lintClient(cd *clientDoc, set *policy.Set, offsets, index []int, p *policy.Policy, problems *problemList) {
+func lintClient(cd *clientDoc, doc *fileDoc, c *compiled, p *policy.Policy, problems *problemList) {
 	if problems.full(Warning) {
 		return // the messages would be dropped
 	}
-	if set.Len() == 0 && p.Environment() == policy.Sandbox && !cd.disabled {
+	prod := p.Environment() == policy.Production
+	if cd.applicationType == ApplicationNative && prod {
+		problems.addFor(cd.appTypeOffset, cd.clientID, Warning, fmt.Sprintf("client %q is a native app: in production it may receive codes on a loopback port any local program can listen on, or on a private-use scheme any app can claim (RFC 8252 §8); check that it uses PKCE", cd.clientID))
+	}
+	if c.redirect.Len() == 0 && !prod && !cd.disabled {
 		problems.addFor(cd.offset, cd.clientID, Warning, fmt.Sprintf("client %q has no registered redirect URIs: in sandbox it may use any valid redirect URI", cd.clientID))
 	}
-	for j, e := range set.Entries() {
-		switch {
-		case e.Kind == policy.HostOnly && p.Environment() == policy.Production:
-			problems.addFor(offsets[j], cd.clientID, Warning, fmt.Sprintf("client %q redirect_uris[%d] %q is host-only: any path on that host can receive codes, so an open redirect there leaks them; register the full callback URI", cd.clientID, index[j], e.Raw))
-		case !e.HTTPS && !e.Loopback:
-			problems.addFor(offsets[j], cd.clientID, Warning, fmt.Sprintf("client %q redirect_uris[%d] %q uses http: codes travel unencrypted", cd.clientID, index[j], e.Raw))
+	for _, f := range []struct {
+		name string
+		set  *policy.Set
+		list *uriList
+		sp   span
+	}{{"redirect_uris", c.redirect, &doc.redirect, cd.redirect}, {"post_logout_redirect_uris", c.logout, &doc.logout, cd.logout}} {
+		_, offsets, index := f.list.of(f.sp)
+		for j, e := range f.set.Entries() {
+			switch {
+			case e.Kind == policy.HostOnly && prod:
+				problems.addFor(offsets[j], cd.clientID, Warning, fmt.Sprintf("client %q %s[%d] %q is host-only: any path on that host can receive codes, so an open redirect there leaks them; register the full callback URI", cd.clientID, f.name, index[j], e.Raw))
+			case !e.HTTPS && !e.Loopback && !e.PrivateUse:
+				problems.addFor(offsets[j], cd.clientID, Warning, fmt.Sprintf("client %q %s[%d] %q uses http: codes travel unencrypted", cd.clientID, f.name, index[j], e.Raw))
+			}
 		}
 	}
 }

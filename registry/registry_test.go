@@ -495,3 +495,78 @@ func TestParseMatchesLoad(t *testing.T) {
 		t.Fatalf("Parse: %v", err)
 	}
 }
+
+// TestClientRules checks application_type and post_logout_redirect_uris:
+// their errors name the field, line and client, and the decisions use
+// each client's rules.
+func TestClientRules(t *testing.T) {
+	content := "{\"clients\": [\n" +
+		"  {\"client_id\": \"NATIVE\", \"application_type\": \"native\", \"redirect_uris\": [\"http://127.0.0.1/cb\", \"com.example.app:/cb\"],\n" +
+		"   \"post_logout_redirect_uris\": [\"com.example.app:/out\", \"http://[::1]/out\"]},\n" +
+		"  {\"client_id\": \"WEB\", \"application_type\": \"web\", \"redirect_uris\": [\"https://a.example.com/cb\"], \"post_logout_redirect_uris\": [\"https://a.example.com/out\"]},\n" +
+		"  {\"client_id\": \"TWO\", \"redirect_uris\": [\"https://a.example.com/cb\", \"https://a.example.com/cb2\"]},\n" +
+		"  {\"client_id\": \"HOST\", \"redirect_uris\": [\"https://a.example.com\"]},\n" +
+		"  {\"client_id\": \"OFF\", \"disabled\": true, \"redirect_uris\": [\"https://a.example.com/cb\"]}\n" +
+		"]}"
+	s, err := Parse("clients.json", []byte(content), mustPolicy(t, policy.Production))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		decide func() Decision
+		want   policy.Reason
+	}{
+		{func() Decision { return s.Decide("NATIVE", "http://127.0.0.1:49152/cb") }, policy.LoopbackMatch},
+		{func() Decision { return s.Decide("NATIVE", "COM.EXAMPLE.APP:/cb") }, policy.ExactMatch},
+		{func() Decision { return s.Decide("NATIVE", "com.example.app.evil:/cb") }, policy.RedirectURINotRegistered},
+		{func() Decision { return s.Decide("WEB", "http://127.0.0.1:49152/cb") }, policy.InsecureScheme},
+		{func() Decision { return s.Decide("WEB", "com.example.app:/cb") }, policy.DisallowedScheme},
+		{func() Decision { return s.DecideLogout("NATIVE", "http://[::1]:5000/out") }, policy.LoopbackMatch},
+		{func() Decision { return s.DecideLogout("NATIVE", "com.example.app:/cb") }, policy.PostLogoutRedirectURINotRegistered},
+		{func() Decision { return s.DecideLogout("WEB", "https://a.example.com/out") }, policy.ExactMatch},
+		{func() Decision { return s.DecideLogout("WEB", "https://a.example.com/cb") }, policy.PostLogoutRedirectURINotRegistered},
+		{func() Decision { return s.DecideLogout("TWO", "https://a.example.com/cb") }, policy.NoRegisteredPostLogoutRedirectURIs},
+		{func() Decision { return s.DecideLogout("OFF", "https://a.example.com/cb") }, policy.ClientDisabled},
+		{func() Decision { return s.DecideLogout("NOPE", "https://a.example.com/cb") }, policy.UnknownClient},
+		{func() Decision { return s.DecideOmitted("WEB") }, policy.OmittedRedirectURI},
+		{func() Decision { return s.DecideOmitted("TWO") }, policy.MissingRedirectURI},
+		{func() Decision { return s.DecideOmitted("HOST") }, policy.MissingRedirectURI},
+		{func() Decision { return s.DecideOmitted("NATIVE") }, policy.MissingRedirectURI},
+		{func() Decision { return s.DecideOmitted("OFF") }, policy.ClientDisabled},
+		{func() Decision { return s.DecideOmitted("NOPE") }, policy.UnknownClient},
+	} {
+		d := c.decide()
+		if d.Reason != c.want {
+			t.Errorf("decision %s (%s), want %s", d.Reason, d.Detail, c.want)
+		}
+	}
+	if d := s.DecideOmitted("WEB"); d.Entry == nil || d.Entry.Raw != "https://a.example.com/cb" {
+		t.Errorf("DecideOmitted(WEB) entry = %v, want the registered URI", d.Entry)
+	}
+	if !s.Client("NATIVE").Native || s.Client("WEB").Native || s.Client("TWO").LogoutURIs.Len() != 0 {
+		t.Error("client fields not read")
+	}
+
+	bad := "{\"clients\": [\n" +
+		"  {\"client_id\": \"A\", \"application_type\": \"Native\"},\n" +
+		"  {\"client_id\": \"B\", \"post_logout_redirect_uris\": [\"https://b.example.com/out\",\n \"HTTPS://B.example.com:443/out\"]},\n" +
+		"  {\"client_id\": \"C\", \"Application_Type\": \"native\"}\n" +
+		"]}"
+	_, le := loadError(t, policy.Production, bad)
+	wants := []struct {
+		line           int
+		client, substr string
+	}{
+		{2, "A", `client "A" application_type "Native" is not "web" or "native"`},
+		{4, "B", `client "B" post_logout_redirect_uris[1] "HTTPS://B.example.com:443/out": duplicate of post_logout_redirect_uris[0] "https://b.example.com/out" after normalization`},
+		{5, "", `unknown field "clients[2].Application_Type" (field names are case-sensitive: did you mean "application_type"?)`},
+	}
+	if len(le.Problems) != len(wants) {
+		t.Fatalf("%d problems, want %d: %v", len(le.Problems), len(wants), le)
+	}
+	for i, w := range wants {
+		if p := le.Problems[i]; p.Line != w.line || p.ClientID != w.client || !strings.Contains(p.Message, w.substr) {
+			t.Errorf("problem %d = %+v, want line %d client %q %q", i, p, w.line, w.client, w.substr)
+		}
+	}
+}
