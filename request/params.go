@@ -28,6 +28,7 @@ type Params struct {
 	form                                 string // the form body, as read
 	ourNames                             bool   // a cookie, JSON or multipart name holds one of ours (holdsOurs)
 	pairs                                int    // pairs read by Scan
+	logout                               *Logout
 }
 
 // MaxFields is the most pairs of a query and a form together, or top-level
@@ -134,6 +135,10 @@ func (p *Params) slot(name string) *string {
 		case nameIs(name, "response_type"):
 			p.responseType = true
 		}
+	case 'p', 'i':
+		if p.logout != nil {
+			return p.logout.slot(name)
+		}
 	}
 	return nil
 }
@@ -228,15 +233,17 @@ func isCookieSpace(r rune) bool {
 }
 
 // mayName tells, by the first raw byte of a pair, whether its name may be
-// one that nameIs reads as ours. Every such name starts with c or r once
-// trimNameStart has dropped its lead and its first letter is folded
-// (leadLower), so the only other candidates are the bytes that decode or
-// fold into one or that trimNameStart drops: an escape, a "+", a space, a
-// bracket, a dot, a "!", a "?" and the start of a UTF-8 sequence.
+// one that nameIs reads as ours. Every such name starts with c or r (or,
+// at a logout endpoint, p or i) once trimNameStart has dropped its lead
+// and its first letter is folded (leadLower), so the only other candidates
+// are the bytes that decode or fold into one or that trimNameStart drops:
+// an escape, a "+", a space, a bracket, a dot, a "!", a "?" and the start
+// of a UTF-8 sequence.
 var mayName = func() (t [256]bool) {
 	for b := range t {
 		switch lead := leadLower(string(rune(b))); {
-		case b >= utf8.RuneSelf, b == '%', b == '+', b == ' ', b == '[', b == ']', b == '.', b == '!', b == '?', lead == 'c', lead == 'r':
+		case b >= utf8.RuneSelf, b == '%', b == '+', b == ' ', b == '[', b == ']', b == '.', b == '!', b == '?',
+			lead == 'c', lead == 'r', lead == 'p', lead == 'i':
 			t[b] = true
 		}
 	}

@@ -440,7 +440,7 @@ func TestNameLeadLowerPrefilter(t *testing.T) {
 			continue
 		}
 		lead := leadLower(string(r) + "x")
-		for _, target := range []string{"client_id", "redirect_uri", "request"} {
+		for _, target := range []string{"client_id", "redirect_uri", "request", "post_logout_redirect_uri", "id_token_hint"} {
 			name := string(r) + target[1:]
 			if nameIs(name, target) && lead != rune(target[0]) {
 				t.Fatalf("nameIs(%q, %q) but leadLower = %q: scan's prefilter would miss it", name, target, lead)
