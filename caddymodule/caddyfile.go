@@ -41,6 +41,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		client_metrics  <series>|on|off
 //		name            <label>
 //		rejection       page|error
+//		logout_paths    <path...>
+//		omitted_redirect_uri reject|single
 //	}
 //
 // Values are checked with the messages of Validate, at their line.
@@ -52,7 +54,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		sub := d.Val()
-		if seen[sub] && sub != "paths" && sub != "par_paths" {
+		if seen[sub] && sub != "paths" && sub != "par_paths" && sub != "logout_paths" {
 			return d.Errf("%s given more than once", sub)
 		}
 		seen[sub] = true
@@ -105,7 +107,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				h.RequestObjects = v
 			}
-		case "paths", "par_paths":
+		case "paths", "par_paths", "logout_paths":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.ArgErr()
@@ -115,11 +117,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Err(err.Error())
 				}
 			}
-			if sub == "paths" {
+			switch sub {
+			case "paths":
 				h.Paths = append(h.Paths, args...)
-			} else {
+			case "par_paths":
 				h.ParPaths = append(h.ParPaths, args...)
+			default:
+				h.LogoutPaths = append(h.LogoutPaths, args...)
 			}
+		case "omitted_redirect_uri":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			if err := validOmitted(v); err != nil {
+				return d.Err(err.Error())
+			}
+			h.OmittedRedirectURI = v
 		case "report_only":
 			if d.NextArg() {
 				return d.ArgErr()

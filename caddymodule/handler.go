@@ -54,6 +54,12 @@ const (
 	RequestObjectsReject  = "reject"
 )
 
+// The values of Handler.OmittedRedirectURI.
+const (
+	OmittedReject = "reject"
+	OmittedSingle = "single"
+)
+
 // Handler checks the redirect_uri of OAuth authorize requests against a
 // file-backed registry of clients and rejects every one that breaks the
 // sandbox or production rules before it reaches the upstream.
@@ -101,11 +107,21 @@ type Handler struct {
 	// the handler's own page or JSON, or "error", a caddyhttp.Error with
 	// the placeholders set, for the server's handle_errors routes.
 	Rejection string `json:"rejection,omitempty"`
+	// LogoutPaths are the end-session endpoints (OpenID Connect
+	// RP-Initiated Logout) whose post_logout_redirect_uri is checked
+	// against the client's post_logout_redirect_uris. Default: none.
+	LogoutPaths []string `json:"logout_paths,omitempty"`
+	// OmittedRedirectURI is "reject" (default): an authorize request
+	// without redirect_uri is rejected; or "single": it passes when the
+	// client registered exactly one full redirect URI, which the server
+	// then uses (RFC 6749 §3.1.2.3).
+	OmittedRedirectURI string `json:"omitted_redirect_uri,omitempty"`
 
 	policy   *policy.Policy
 	paths    request.PathSet
 	parPaths request.PathSet
 	hasPAR   bool
+	logout   *request.PathSet // nil without LogoutPaths
 	source   RegistrySource
 	loader   registry.Source
 	release  func() error
@@ -167,6 +183,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("par_paths: %w", err)
 	}
 	h.hasPAR = len(h.ParPaths) > 0
+	if len(h.LogoutPaths) > 0 {
+		ps, err := request.NewPathSet(h.LogoutPaths)
+		if err != nil {
+			return fmt.Errorf("logout_paths: %w", err)
+		}
+		h.logout = &ps
+	}
 	if h.RequestObjects == "" {
 		h.RequestObjects = RequestObjectsInspect
 	}
@@ -252,6 +275,16 @@ func (h *Handler) Validate() error {
 			return err
 		}
 	}
+	for _, p := range h.LogoutPaths {
+		if err := validPath("logout_paths", p); err != nil {
+			return err
+		}
+	}
+	if h.OmittedRedirectURI != "" {
+		if err := validOmitted(h.OmittedRedirectURI); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -298,6 +331,13 @@ func validRejection(v string) error {
 	return nil
 }
 
+func validOmitted(v string) error {
+	if v != OmittedReject && v != OmittedSingle {
+		return fmt.Errorf("omitted_redirect_uri: %q is not %s or %s", v, OmittedReject, OmittedSingle)
+	}
+	return nil
+}
+
 // Cleanup lets go of the shared registry loader.
 func (h *Handler) Cleanup() error {
 	if h.release == nil {
@@ -330,6 +370,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		other, err = h.paths.LocateQueryRoute(escaped, r.URL.RawQuery)
 		at = max(at, other)
 	}
+	if err == nil && at == request.Elsewhere && h.logout != nil {
+		logout, err := h.logout.Locate(escaped)
+		if err == nil && logout != request.Endpoint {
+			var other request.Place
+			other, err = h.logout.LocateHeaders(r.Header)
+			logout = max(logout, other)
+		}
+		if err == nil && logout != request.Endpoint {
+			var other request.Place
+			other, err = h.logout.LocateQueryRoute(escaped, r.URL.RawQuery)
+			logout = max(logout, other)
+		}
+		if logout != request.Elsewhere || err != nil {
+			return h.serveLogout(w, r, next, err)
+		}
+	}
 	// Elsewhere an authorize request is known by its query alone, and its
 	// body is the business of the endpoint it was sent to.
 	if err == nil && at == request.Elsewhere && !request.RequestsCode(r.URL.RawQuery) {
@@ -349,8 +405,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// Read in full, it is a form the authorization server posts back
 		// to its endpoint, not an authorize request.
 		return unchecked(w, r, next)
+	} else if d.Reason == policy.MissingRedirectURI && h.OmittedRedirectURI == OmittedSingle && !ps.HasRequestObject() {
+		d = h.loader.Snapshot().DecideOmitted(ps.ClientID)
 	}
-	return h.conclude(w, r, next, &d, &ps, false)
+	return h.conclude(w, r, next, &d, echo{clientID: ps.ClientID, uri: ps.RedirectURI})
 }
 
 // servePush checks a PAR push (RFC 9126) with the authorize endpoint's
@@ -368,7 +426,36 @@ func (h *Handler) servePush(w http.ResponseWriter, r *http.Request, next caddyht
 		ps.ClientID = clientID
 		d = h.decideParams(&ps, true)
 	}
-	return h.conclude(w, r, next, &d, &ps, true)
+	return h.conclude(w, r, next, &d, echo{clientID: ps.ClientID, uri: ps.RedirectURI, push: true})
+}
+
+// serveLogout checks a request to an end-session endpoint (or below one):
+// one with a post_logout_redirect_uri is decided against the post-logout
+// redirect URIs of the client it names; one without passes unrecorded, as
+// the server then sends the browser nowhere.
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, pathErr error) error {
+	var l request.Logout
+	var d registry.Decision
+	clientID := ""
+	switch reason, detail := request.ReadLogout(r, &l, h.MaxBody); {
+	case pathErr != nil:
+		d = reject(policy.MalformedRequest, "the request path cannot be normalized")
+	case request.RequestsCode(r.URL.RawQuery):
+		// Checked as either, the other half would pass unchecked.
+		d = reject(policy.MalformedRequest, "a logout request carries an authorize request")
+	case reason != "":
+		d = reject(reason, detail)
+	case l.PostLogoutRedirectURI == "":
+		return unchecked(w, r, next)
+	default:
+		if clientID, d.Reason, d.Detail = l.Client(); d.Reason == "" {
+			d = h.loader.Snapshot().DecideLogout(clientID, l.PostLogoutRedirectURI)
+		}
+	}
+	if clientID == "" {
+		clientID = l.ClientID
+	}
+	return h.conclude(w, r, next, &d, echo{clientID: clientID, uri: l.PostLogoutRedirectURI, logout: true})
 }
 
 // reject is a decision to reject a request for reason.
@@ -376,9 +463,17 @@ func reject(reason policy.Reason, detail string) registry.Decision {
 	return registry.Decision{Decision: policy.Decision{Reason: reason, Detail: detail}}
 }
 
-// conclude records the decision on a checked request (a push when push is
-// set) and forwards the request or answers it.
-func (h *Handler) conclude(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, d *registry.Decision, ps *request.Params, push bool) error {
+// echo is what a decision's log line and rejection repeat of the request,
+// and the door it came through.
+type echo struct {
+	clientID, uri string // as the request names them
+	push          bool   // a PAR push, answered in RFC 9126's error shape
+	logout        bool   // uri is a post_logout_redirect_uri
+}
+
+// conclude records the decision on a checked request and forwards the
+// request or answers it.
+func (h *Handler) conclude(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, d *registry.Decision, e echo) error {
 	decision := decisionAllowed
 	if !d.Allowed() {
 		decision = decisionRejected
@@ -386,7 +481,12 @@ func (h *Handler) conclude(w http.ResponseWriter, r *http.Request, next caddyhtt
 			decision = decisionReported
 		}
 	}
-	o := h.metrics.record(decision, d.Reason, d.Client)
+	var o *outcome
+	if e.logout {
+		o = h.metrics.recordLogout(decision, d.Reason, d.Client)
+	} else {
+		o = h.metrics.record(decision, d.Reason, d.Client)
+	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("http.redirect_uri_policy.decision", o.decision)
 	repl.Set("http.redirect_uri_policy.reason", o.reason)
@@ -398,15 +498,15 @@ func (h *Handler) conclude(w http.ResponseWriter, r *http.Request, next caddyhtt
 	// request's own text may hold anything, line breaks included, and end
 	// up in a header or on the rejection page.
 	client := d.Client
-	if client == nil && d.Reason != policy.UnknownClient && ps.ClientID != "" {
-		client = h.loader.Snapshot().Client(ps.ClientID)
+	if client == nil && d.Reason != policy.UnknownClient && e.clientID != "" {
+		client = h.loader.Snapshot().Client(e.clientID)
 	}
 	clientID := ""
 	if client != nil {
 		clientID = client.ID
 	}
 	repl.Set("http.redirect_uri_policy.client_id", clientID)
-	h.log(r, repl, decision, d, client, ps)
+	h.log(r, repl, decision, d, client, e)
 	h.emit(decision, d)
 	if decision == decisionReported {
 		return next.ServeHTTP(w, r)
@@ -414,10 +514,10 @@ func (h *Handler) conclude(w http.ResponseWriter, r *http.Request, next caddyhtt
 	if h.Rejection == RejectionError {
 		return rejectionError(w, d)
 	}
-	if push {
+	if e.push {
 		return writeJSONRejection(w, d)
 	}
-	return writeRejection(w, r, d, client, ps.RedirectURI)
+	return writeRejection(w, r, d, client, e.uri, e.logout)
 }
 
 // emit emits the rejection event, if anything listens.
@@ -548,24 +648,27 @@ func (h *Handler) decideRequestURI(s *registry.Snapshot, ps *request.Params, red
 // log writes the line of a rejected or reported request, naming client, the
 // registered client of the request if any (also when the decision came
 // before the client was looked up: a duplicate, a request object).
-func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d *registry.Decision, client *registry.Client, ps *request.Params) {
+func (h *Handler) log(r *http.Request, repl *caddy.Replacer, decision string, d *registry.Decision, client *registry.Client, e echo) {
 	name := ""
 	if client != nil {
 		name = client.Name
 	}
 	requestID, _ := repl.GetString("http.request.uuid")
-	msg := "redirect URI rejected"
+	msg, field := "redirect URI rejected", "redirect_uri"
 	if decision == decisionReported {
 		msg = "redirect URI would be rejected (report only)"
+	}
+	if e.logout {
+		msg, field = "post-logout "+msg, "post_logout_redirect_uri"
 	}
 	h.logger.Warn(msg,
 		zap.String("policy", h.Name),
 		zap.String("decision", decision),
 		zap.String("reason", string(d.Reason)),
 		zap.String("detail", d.Detail),
-		zap.String("client_id", truncate(ps.ClientID, 256)),
+		zap.String("client_id", truncate(e.clientID, 256)),
 		zap.String("client_name", name),
-		zap.String("redirect_uri", truncate(ps.RedirectURI, 512)),
+		zap.String(field, truncate(e.uri, 512)),
 		zap.String("client_ip", clientIP(r)),
 		zap.String("request_id", requestID),
 	)

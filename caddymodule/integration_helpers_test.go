@@ -255,10 +255,12 @@ func assertLoadError(t *testing.T, cfg string, wants ...string) {
 // Registries
 
 type regClient struct {
-	ClientID     string   `json:"client_id"`
-	Name         string   `json:"name,omitempty"`
-	Disabled     bool     `json:"disabled,omitempty"`
-	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	ClientID        string   `json:"client_id"`
+	Name            string   `json:"name,omitempty"`
+	Disabled        bool     `json:"disabled,omitempty"`
+	ApplicationType string   `json:"application_type,omitempty"`
+	RedirectURIs    []string `json:"redirect_uris,omitempty"`
+	PostLogoutURIs  []string `json:"post_logout_redirect_uris,omitempty"`
 }
 
 type regFile struct {

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,12 @@ var (
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "decisions_total",
 		Help: "Authorize requests checked, by policy, environment, decision (allowed, rejected, reported) and reason.",
+	}, []string{"policy", "environment", "decision", "reason"})
+
+	logoutDecisionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "logout_decisions_total",
+		Help: "Logout requests with a post_logout_redirect_uri checked, by policy, environment, decision (allowed, rejected, reported) and reason.",
 	}, []string{"policy", "environment", "decision", "reason"})
 
 	clientRejectionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -87,7 +94,7 @@ var (
 	clients = newClientSeries(clientRejectionsTotal, time.Now)
 
 	collectors = []prometheus.Collector{
-		decisionsTotal, clientRejectionsTotal, registryClients, registryRedirectURIs,
+		decisionsTotal, logoutDecisionsTotal, clientRejectionsTotal, registryClients, registryRedirectURIs,
 		registryReloadsTotal, registryLastReloadSuccessful, registryLastSuccess,
 		registryRevision, registrySourceConnected, registryRejectedValuesTotal,
 	}
@@ -111,11 +118,16 @@ func registerMetrics(reg prometheus.Registerer) error {
 // policyMetrics are one policy's counters, resolved once so that recording a
 // decision costs no label lookup.
 type policyMetrics struct {
-	name                        string
-	allowed, rejected, reported map[policy.Reason]*outcome
+	name              string
+	authorize, logout outcomes
 	// clientLimit is the most per-client series the policy keeps; 0 when
 	// client metrics are off.
 	clientLimit int
+}
+
+// outcomes are one door's outcomes, by decision and reason.
+type outcomes struct {
+	allowed, rejected, reported map[policy.Reason]*outcome
 }
 
 // outcome is what a decision for one reason records: its counter and its
@@ -127,12 +139,28 @@ type outcome struct {
 	class            rejectionClass
 }
 
-func newPolicyMetrics(name string, env policy.Environment, clientLimit int) *policyMetrics {
-	outcomes := func(decision string, reasons []policy.Reason) map[policy.Reason]*outcome {
+// The reasons of the logout door: its own for its client and its
+// matching, and none of the authorize door's for a missing client_id or
+// redirect_uri, a request object or the authorize matching. The authorize
+// door's counter starts every reason (dashboards count on that).
+var (
+	logoutAllowReasons  = []policy.Reason{policy.ExactMatch, policy.LoopbackMatch}
+	logoutRejectReasons = without(policy.RejectReasons, policy.MissingClientID, policy.MissingRedirectURI,
+		policy.RequestObjectNotSupported, policy.RequestObjectUnreadable, policy.RequestObjectEncrypted,
+		policy.ClientIDMismatch, policy.RequestURINotRegistered,
+		policy.NoRegisteredRedirectURIs, policy.RedirectURINotRegistered, policy.RedirectURIMismatch)
+)
+
+func without(rs []policy.Reason, drop ...policy.Reason) []policy.Reason {
+	return slices.DeleteFunc(slices.Clone(rs), func(r policy.Reason) bool { return slices.Contains(drop, r) })
+}
+
+func newOutcomes(counter *prometheus.CounterVec, name string, env policy.Environment, allow, reject []policy.Reason) outcomes {
+	build := func(decision string, reasons []policy.Reason) map[policy.Reason]*outcome {
 		m := map[policy.Reason]*outcome{}
 		for _, r := range reasons {
 			m[r] = &outcome{
-				decisions: decisionsTotal.WithLabelValues(name, string(env), decision, string(r)),
+				decisions: counter.WithLabelValues(name, string(env), decision, string(r)),
 				decision:  decision,
 				reason:    string(r),
 				class:     classOf(r),
@@ -140,12 +168,19 @@ func newPolicyMetrics(name string, env policy.Environment, clientLimit int) *pol
 		}
 		return m
 	}
+	return outcomes{
+		allowed:  build(decisionAllowed, allow),
+		rejected: build(decisionRejected, reject),
+		reported: build(decisionReported, reject),
+	}
+}
+
+func newPolicyMetrics(name string, env policy.Environment, clientLimit int) *policyMetrics {
 	m := &policyMetrics{
 		name:        name,
 		clientLimit: clientLimit,
-		allowed:     outcomes(decisionAllowed, policy.AllowReasons),
-		rejected:    outcomes(decisionRejected, policy.RejectReasons),
-		reported:    outcomes(decisionReported, policy.RejectReasons),
+		authorize:   newOutcomes(decisionsTotal, name, env, policy.AllowReasons, policy.RejectReasons),
+		logout:      newOutcomes(logoutDecisionsTotal, name, env, logoutAllowReasons, logoutRejectReasons),
 	}
 	// A config load is also a time to let go of idle client series, and of
 	// all of them when the policy no longer counts clients.
@@ -160,16 +195,25 @@ func newPolicyMetrics(name string, env policy.Environment, clientLimit int) *pol
 	return m
 }
 
-// record counts a decision and returns its outcome.
+// record counts an authorize decision and returns its outcome.
 func (m *policyMetrics) record(decision string, r policy.Reason, client *registry.Client) *outcome {
+	return m.count(&m.authorize, decision, r, client)
+}
+
+// recordLogout counts a logout decision and returns its outcome.
+func (m *policyMetrics) recordLogout(decision string, r policy.Reason, client *registry.Client) *outcome {
+	return m.count(&m.logout, decision, r, client)
+}
+
+func (m *policyMetrics) count(door *outcomes, decision string, r policy.Reason, client *registry.Client) *outcome {
 	var o *outcome
 	switch decision {
 	case decisionAllowed:
-		o = m.allowed[r]
+		o = door.allowed[r]
 	case decisionRejected:
-		o = m.rejected[r]
+		o = door.rejected[r]
 	default:
-		o = m.reported[r]
+		o = door.reported[r]
 	}
 	o.decisions.Inc()
 	if decision != decisionAllowed && client != nil && m.clientLimit > 0 {

@@ -32,7 +32,7 @@ var rejectionPage = template.Must(template.New("rejection").Parse(`<!DOCTYPE htm
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>Invalid sign-in link</title>
+<title>Invalid {{if .Logout}}sign-out{{else}}sign-in{{end}} link</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222;line-height:1.5}
 h1{font-size:1.5rem;color:#a11}
@@ -41,8 +41,11 @@ dt{font-weight:600;margin-top:.6rem}
 </style>
 </head>
 <body>
-<h1>This sign-in link is not valid</h1>
+{{if .Logout}}<h1>This sign-out link is not valid</h1>
+<p>The sign-out request that brought you here names a page to return to that is not registered, for the reason below. To protect you, you were not sent there.</p>
+{{else}}<h1>This sign-in link is not valid</h1>
 <p>The sign-in request that brought you here breaks the rules on where a sign-in result may be sent, for the reason below. To protect your account, sign-in was stopped and nothing was sent anywhere.</p>
+{{end}}
 <p>If you followed a link from an application you trust, please tell its support team. If you do not know where the link came from, close this page.</p>
 <dl>
 <dt>Why</dt><dd>{{.Description}}</dd>
@@ -58,7 +61,7 @@ dt{font-weight:600;margin-top:.6rem}
 // is too large), never cached, never a redirect; HTML for browsers, JSON
 // for everyone else. The page names client, a registered client of the
 // request, if any, and the requested redirect URI's host.
-func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision, client *registry.Client, redirectURI string) error {
+func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision, client *registry.Client, redirectURI string, logout bool) error {
 	status := rejectionHeaders(w, d)
 	description := describe(d)
 	hdr := w.Header()
@@ -71,9 +74,13 @@ func writeRejection(w http.ResponseWriter, r *http.Request, d *registry.Decision
 		// nothing an attacker could word. The client only when it is
 		// registered (its id, not the request's text), the requested URI
 		// by its host alone.
-		page := struct{ Description, Reason, ClientID, ClientName, RedirectHost string }{
+		page := struct {
+			Description, Reason, ClientID, ClientName, RedirectHost string
+			Logout                                                  bool
+		}{
 			Description: description,
 			Reason:      string(d.Reason),
+			Logout:      logout,
 		}
 		if d.Reason != policy.DuplicateParameter && d.Reason != policy.RedirectURIMismatch {
 			// Which copy is "the" request's is what the attacker plays on:

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -94,7 +95,7 @@ func rejectionRecorder(t *testing.T, accept string, d registry.Decision, ps requ
 	w.Header().Set("Location", "https://evil.example/steal")
 	w.Header().Add("Location", "https://evil.example/again")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	if err := writeRejection(w, r, &d, d.Client, ps.RedirectURI); err != nil {
+	if err := writeRejection(w, r, &d, d.Client, ps.RedirectURI, false); err != nil {
 		t.Fatalf("writeRejection: %v", err)
 	}
 	return w
@@ -375,7 +376,7 @@ func writeRegistry(tb testing.TB, dir string, n int) string {
 		if i > 0 {
 			sb.WriteString(",\n")
 		}
-		fmt.Fprintf(&sb, `{"client_id":"APP-%016d","name":"Client %d","redirect_uris":["https://app%d.example.edu/orcid/callback","https://portal%d.example.edu"]}`, i, i, i, i)
+		fmt.Fprintf(&sb, `{"client_id":"APP-%016d","name":"Client %d","redirect_uris":["https://app%d.example.edu/orcid/callback","https://portal%d.example.edu"],"post_logout_redirect_uris":["https://app%d.example.edu/logged-out"]}`, i, i, i, i, i)
 	}
 	sb.WriteString("]}\n")
 	file := filepath.Join(dir, fmt.Sprintf("registry-%d.json", n))
@@ -619,22 +620,43 @@ func TestMetricsOutcomes(t *testing.T) {
 	for _, tc := range []struct {
 		decision string
 		reasons  []policy.Reason
+		logout   bool
 	}{
-		{decisionAllowed, policy.AllowReasons},
-		{decisionRejected, policy.RejectReasons},
-		{decisionReported, policy.RejectReasons},
+		{decisionAllowed, policy.AllowReasons, false},
+		{decisionRejected, policy.RejectReasons, false},
+		{decisionReported, policy.RejectReasons, false},
+		{decisionAllowed, logoutAllowReasons, true},
+		{decisionRejected, logoutRejectReasons, true},
+		{decisionReported, logoutRejectReasons, true},
 	} {
+		record, counter := m.record, decisionsTotal
+		if tc.logout {
+			record, counter = m.recordLogout, logoutDecisionsTotal
+		}
 		for _, r := range tc.reasons {
-			o := m.record(tc.decision, r, nil)
+			o := record(tc.decision, r, nil)
 			if o.decision != any(tc.decision) || o.reason != any(string(r)) {
 				t.Errorf("record(%s, %s) placeholders = %#v, %#v", tc.decision, r, o.decision, o.reason)
 			}
-			if want := decisionsTotal.WithLabelValues(name, string(policy.Production), tc.decision, string(r)); o.decisions != want {
+			if want := counter.WithLabelValues(name, string(policy.Production), tc.decision, string(r)); o.decisions != want {
 				t.Errorf("record(%s, %s) counts into another counter", tc.decision, r)
 			}
-			if n := testing.AllocsPerRun(100, func() { m.record(tc.decision, r, nil) }); n != 0 {
+			if n := testing.AllocsPerRun(100, func() { record(tc.decision, r, nil) }); n != 0 {
 				t.Errorf("record(%s, %s) allocates %v times; want 0", tc.decision, r, n)
 			}
+		}
+	}
+	// The logout door counts its own reasons and none of those that only
+	// an authorize request can have.
+	for _, r := range []policy.Reason{policy.LogoutClientMissing, policy.LogoutClientMismatch, policy.IDTokenHintUnreadable,
+		policy.NoRegisteredPostLogoutRedirectURIs, policy.PostLogoutRedirectURINotRegistered} {
+		if !slices.Contains(logoutRejectReasons, r) {
+			t.Errorf("logout reason %s not counted at the logout door", r)
+		}
+	}
+	for _, r := range []policy.Reason{policy.MissingRedirectURI, policy.RedirectURINotRegistered, policy.RequestObjectNotSupported} {
+		if slices.Contains(logoutRejectReasons, r) {
+			t.Errorf("authorize reason %s counted at the logout door", r)
 		}
 	}
 }
