@@ -17,7 +17,7 @@ import (
 func attackCommand() *cobra.Command {
 	var c common
 	var a attackOptions
-	cmd := newSubcommand("attack --registry <file> --environment <sandbox|production> [--client <id>] [--fail-on-allowed] [--target <url> [--path <path>] [--max-requests <n>] [--rate <per-second>] [--timeout <duration>]] [--format text|json]",
+	cmd := newSubcommand("attack --registry <file> --environment <sandbox|production> [--client <id>] [--logout-path <path>] [--fail-on-allowed] [--target <url> [--path <path>] [--max-requests <n>] [--rate <per-second>] [--timeout <duration>]] [--format text|json]",
 		"Tries stolen-credential redirect URI variants against the policy",
 		`
 For each client of the registry (or the one given by --client), generates
@@ -33,7 +33,12 @@ credentials would try, derived from its registered redirect URIs:
   Unicode and punycode; a trailing dot; letter case variants; and
   request-level variants: a repeated redirect_uri or client_id, case-variant
   and PHP-style parameter names, a second copy in a form body, a ';'
-  separator, request and request_uri parameters.
+  separator, request and request_uri parameters. For a native app's
+  private-use scheme (com.example.app:/cb): look-alike schemes, a host
+  after the scheme, the empty-authority, rootless and %2F forms. With
+  --logout-path (a logout_paths endpoint): logout requests with the
+  attacker's post_logout_redirect_uri, alone, named by an id_token_hint,
+  behind a registered copy or another client's id_token_hint.
 
 Offline (without --target), decides each variant with the registry and
 prints a table (variant, decision, reason, URI or request). Request-level
@@ -61,6 +66,7 @@ point it at proxies you operate: the requests look like an attack.
 	f.StringVar(&a.target, "target", "", "Base URL of a running proxy to send the variants to")
 	f.StringVar(&a.path, "path", "/oauth/authorize", "Path of the authorize endpoint on the target")
 	f.StringVar(&a.parPath, "par-path", "", "Path of the PAR endpoint (par_paths): adds pushes of the attacker's redirect URI")
+	f.StringVar(&a.logoutPath, "logout-path", "", "Path of a logout endpoint (logout_paths): also try post-logout redirect variants")
 	f.IntVar(&a.maxRequests, "max-requests", 500, "Most requests sent to the target")
 	f.Float64Var(&a.rate, "rate", 50, "Most requests per second sent to the target")
 	f.DurationVar(&a.timeout, "timeout", 5*time.Second, "Timeout of each request to the target")
@@ -79,6 +85,7 @@ type attackOptions struct {
 	target        string
 	path          string
 	pathGiven     bool
+	logoutPath    string
 	maxRequests   int
 	rate          float64
 	timeout       time.Duration
@@ -195,13 +202,13 @@ func attack(cmd *cobra.Command, c *common, a *attackOptions, out, errOut io.Writ
 		Registry: c.source(), Environment: string(p.Environment()), Match: string(p.Match()),
 		Clients: []attackClient{}, Variants: []variantResult{},
 	}
-	opt := VariantOptions{AuthorizePath: a.path, ParPath: a.parPath, PathSpellings: t != nil}
+	if a.logoutPath != "" && !strings.HasPrefix(a.logoutPath, "/") {
+		return exitUsage, usagef("--logout-path %q: want an absolute path such as /session/end", a.logoutPath)
+	}
 	for _, cl := range clients {
-		raws := make([]string, 0, cl.URIs.Len())
-		for _, e := range cl.URIs.Entries() {
-			raws = append(raws, e.Raw)
-		}
+		raws := rawURIs(cl.URIs)
 		ac := attackClient{ClientID: cl.ID, Name: cl.Name, Disabled: cl.Disabled, RedirectURIs: raws}
+		opt := VariantOptions{AuthorizePath: a.path, ParPath: a.parPath, PathSpellings: t != nil, LogoutPath: a.logoutPath, PostLogoutURIs: rawURIs(cl.LogoutURIs)}
 		for _, v := range Variants(cl.ID, raws, opt) {
 			res := decideVariant(p, s, cl.ID, v)
 			ac.Variants++
@@ -245,6 +252,15 @@ func writeJSON(out io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// rawURIs returns the URIs of set as registered.
+func rawURIs(set *policy.Set) []string {
+	raws := make([]string, 0, set.Len())
+	for _, e := range set.Entries() {
+		raws = append(raws, e.Raw)
+	}
+	return raws
+}
+
 // decideVariant decides v as the handler would with the registry, and
 // flags it when it is allowed without being a registered redirect URI.
 func decideVariant(p *policy.Policy, s *registry.Snapshot, clientID string, v Variant) variantResult {
@@ -264,6 +280,9 @@ func decideVariant(p *policy.Policy, s *registry.Snapshot, clientID string, v Va
 		return res
 	}
 	d := s.Decide(clientID, v.URI)
+	if v.Logout {
+		d = s.DecideLogout(clientID, v.URI)
+	}
 	res.Reason = string(d.Reason)
 	if !d.Allowed() {
 		return res

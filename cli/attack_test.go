@@ -100,7 +100,7 @@ func TestAttackOfflineJSON(t *testing.T) {
 		}
 	}
 	for _, c := range Classes {
-		if !classes[c] && c != ClassPathSpelling && c != ClassPAR {
+		if !classes[c] && c != ClassPathSpelling && c != ClassPAR && c != ClassPrivateScheme && c != ClassLogout {
 			t.Errorf("no %s variant in the report", c)
 		}
 	}
@@ -289,4 +289,32 @@ func TestAttackTargetBounds(t *testing.T) {
 	r = runCLI(t, "attack", "--registry", f, "--environment", "production", "--target", fp.srv.URL,
 		"--max-requests", "2", "--rate", "1000")
 	expect(t, r, 2, "the target did not answer any request: ", "connection refused")
+}
+
+// TestAttackNativeAndLogout: attack tries a native app's private-use
+// scheme and, with --logout-path, the logout door; none of the
+// attacker's variants is allowed.
+func TestAttackNativeAndLogout(t *testing.T) {
+	f := writeFile(t, "rules.json", clientRulesRegistry)
+	r := runCLI(t, "attack", "--registry", f, "--environment", "production", "--logout-path", "/session/end", "--format", "json")
+	expect(t, r, 0)
+	var rep attackReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r)
+	}
+	n := map[string]int{}
+	for _, v := range rep.Variants {
+		n[v.Class]++
+		if v.Class == ClassLogout && v.Path != "/session/end" {
+			t.Errorf("logout variant sent to %s", v.Path)
+		}
+		if v.Decision == "allowed" && (v.Class == ClassPrivateScheme || v.Class == ClassLogout && strings.Contains(v.URI, AttackerHost)) {
+			t.Errorf("attacker's variant allowed: %+v", v)
+		}
+	}
+	if n[ClassPrivateScheme] < 8 || n[ClassLogout] < 10 {
+		t.Errorf("variants by class %v", n)
+	}
+	r = runCLI(t, "attack", "--registry", f, "--environment", "production", "--logout-path", "session/end")
+	expect(t, r, 2)
 }

@@ -14,8 +14,8 @@ import (
 
 func checkCommand() *cobra.Command {
 	var c common
-	var clientID, redirectURI, object string
-	cmd := newSubcommand("check --registry <file> --environment <sandbox|production> --client <id> --redirect-uri <uri> [--request-object <jws>] [--match exact|prefix] [--format text|json]",
+	var clientID, redirectURI, object, postLogoutURI, omitted string
+	cmd := newSubcommand("check --registry <file> --environment <sandbox|production> --client <id> (--redirect-uri <uri> [--request-object <jws>] | --post-logout-redirect-uri <uri> | --omitted-redirect-uri reject|single) [--match exact|prefix] [--format text|json]",
 		"Decides one redirect URI for one client and explains why",
 		`
 Decides a redirect URI for a client exactly as the redirect_uri_policy
@@ -31,12 +31,20 @@ is the one checked when --redirect-uri is not given, and must equal it when
 it is; its client_id must be --client. An encrypted or unreadable object is
 rejected, as the handler rejects it.
 
+With --post-logout-redirect-uri instead, decides a logout request's
+post_logout_redirect_uri (at a logout_paths endpoint) against the
+client's post_logout_redirect_uris. Without a redirect URI or a request
+object, decides an authorize request that omits redirect_uri as the
+handler does under --omitted-redirect-uri (its omitted_redirect_uri
+setting).
+
 Exit status: 0 allowed, 1 rejected, 2 usage or load errors.
 
 With --format json the output is one object:
-  {"client_id", "redirect_uri", "environment", "match", "decision",
-  "reason", "description", "detail", "client": {"id", "name", "disabled",
-  "redirect_uris"} | null, "matched": {"uri", "normalized", "kind",
+  {"client_id", "endpoint": "authorize" | "logout", "redirect_uri",
+  "environment", "match", "decision", "reason", "description", "detail",
+  "client": {"id", "name", "disabled", "application_type",
+  "redirect_uris", "post_logout_redirect_uris"} | null, "matched": {"uri", "normalized", "kind",
   "loopback"} | null, "closest": {"uri", "normalized", "kind", "loopback",
   "differences": [{"part", "message", "requested", "registered", "byte"}]}
   | null, "otherwise": reason | absent, "exit_code"}
@@ -45,17 +53,45 @@ With --format json the output is one object:
 	cmd.Flags().StringVar(&clientID, "client", "", "The client_id of the request (required)")
 	cmd.Flags().StringVar(&redirectURI, "redirect-uri", "", "The redirect_uri of the request, decoded (required without --request-object)")
 	cmd.Flags().StringVar(&object, "request-object", "", "A request object (JWS) the request carries")
+	cmd.Flags().StringVar(&postLogoutURI, "post-logout-redirect-uri", "", "The post_logout_redirect_uri of a logout request, decoded")
+	cmd.Flags().StringVar(&omitted, "omitted-redirect-uri", "", "Without a redirect URI: the handler's omitted_redirect_uri, reject or single")
 	cmd.RunE = run(func(cmd *cobra.Command, out, _ io.Writer) (int, error) {
-		return check(&c, clientID, redirectURI, cmd.Flags().Changed("redirect-uri"), object, out)
+		given := cmd.Flags().Changed
+		q := checkQuery{clientID: clientID, uri: redirectURI, uriGiven: given("redirect-uri"), object: object, omitted: omitted}
+		switch {
+		case given("post-logout-redirect-uri") && (q.uriGiven || object != ""):
+			return exitUsage, usagef("--post-logout-redirect-uri is for a logout request: without --redirect-uri or --request-object")
+		case given("post-logout-redirect-uri") && postLogoutURI == "":
+			return exitUsage, usagef("--post-logout-redirect-uri is empty: a logout request without one passes unchecked")
+		case given("post-logout-redirect-uri"):
+			q.uri, q.logout = postLogoutURI, true
+		case !q.uriGiven && object == "" && omitted == "":
+			return exitUsage, usagef("--redirect-uri is required (or --request-object, --post-logout-redirect-uri, --omitted-redirect-uri)")
+		}
+		if omitted != "" && (q.uriGiven || q.logout || omitted != "reject" && omitted != "single") {
+			return exitUsage, usagef("--omitted-redirect-uri is reject or single, for an authorize request without a redirect URI")
+		}
+		return check(&c, q, out)
 	})
 	return cmd
 }
 
+// checkQuery is the request check decides.
+type checkQuery struct {
+	clientID, uri string
+	uriGiven      bool   // --redirect-uri was given, if empty
+	object        string // a request object the request carries
+	logout        bool   // uri is a post_logout_redirect_uri
+	omitted       string // "" or the omitted_redirect_uri setting, for a request without one
+}
+
 type checkClient struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	Disabled     bool   `json:"disabled"`
-	RedirectURIs int    `json:"redirect_uris"`
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	Disabled        bool   `json:"disabled"`
+	ApplicationType string `json:"application_type"`
+	RedirectURIs    int    `json:"redirect_uris"`
+	PostLogoutURIs  int    `json:"post_logout_redirect_uris"`
 }
 
 type checkEntry struct {
@@ -68,6 +104,7 @@ type checkEntry struct {
 // checkReport is the JSON output of check. Its fields are a stable interface.
 type checkReport struct {
 	ClientID    string        `json:"client_id"`
+	Endpoint    string        `json:"endpoint"`
 	RedirectURI string        `json:"redirect_uri"`
 	Environment string        `json:"environment"`
 	Match       string        `json:"match"`
@@ -84,42 +121,53 @@ type checkReport struct {
 	ExitCode  int    `json:"exit_code"`
 }
 
-func check(c *common, clientID, redirectURI string, uriGiven bool, object string, out io.Writer) (int, error) {
-	if clientID == "" {
+func check(c *common, q checkQuery, out io.Writer) (int, error) {
+	if q.clientID == "" {
 		return exitUsage, usagef("--client is required")
-	}
-	if !uriGiven && object == "" {
-		return exitUsage, usagef("--redirect-uri is required")
 	}
 	p, s, err := c.load()
 	if err != nil {
 		return exitUsage, err
 	}
+	redirectURI := q.uri
 	var objectReason policy.Reason
 	var objectDetail string
-	if object != "" {
-		o, reason, detail := request.ReadRequestObject(object)
+	if q.object != "" {
+		o, reason, detail := request.ReadRequestObject(q.object)
 		switch {
 		case reason != "":
 			objectReason, objectDetail = reason, detail
-		case o.HasClientID && o.ClientID != clientID:
+		case o.HasClientID && o.ClientID != q.clientID:
 			objectReason, objectDetail = policy.ClientIDMismatch, fmt.Sprintf("the request object's client_id is %q", o.ClientID)
-		case o.HasRedirectURI && uriGiven && o.RedirectURI != redirectURI:
+		case o.HasRedirectURI && q.uriGiven && o.RedirectURI != redirectURI:
 			objectReason, objectDetail = policy.RedirectURIMismatch, fmt.Sprintf("the request object's redirect_uri is %q", o.RedirectURI)
 		case o.HasRedirectURI:
 			redirectURI = o.RedirectURI
 		}
 	}
-	d := s.Decide(clientID, redirectURI)
-	if objectReason != "" {
-		d = registry.Decision{Decision: policy.Decision{Reason: objectReason, Detail: objectDetail}, Client: s.Client(clientID)}
-	} else if redirectURI == "" {
-		// The handler answers an empty parameter before it looks the
-		// client up.
-		d = registry.Decision{Decision: policy.Decision{Reason: policy.MissingRedirectURI, Detail: "the redirect_uri is empty"}, Client: s.Client(clientID)}
+	// The URIs compared: the client's redirect URIs or, at a logout
+	// endpoint, its post-logout redirect URIs.
+	uris := func(cl *registry.Client) *policy.Set { return cl.URIs }
+	var d registry.Decision
+	endpoint := "authorize"
+	switch {
+	case q.logout:
+		endpoint = "logout"
+		uris = func(cl *registry.Client) *policy.Set { return cl.LogoutURIs }
+		d = s.DecideLogout(q.clientID, redirectURI)
+	case objectReason != "":
+		d = registry.Decision{Decision: policy.Decision{Reason: objectReason, Detail: objectDetail}, Client: s.Client(q.clientID)}
+	case redirectURI == "" && q.omitted == "single":
+		d = s.DecideOmitted(q.clientID)
+	case redirectURI == "":
+		// The handler answers a missing or empty parameter before it
+		// looks the client up.
+		d = registry.Decision{Decision: policy.Decision{Reason: policy.MissingRedirectURI, Detail: "the redirect_uri is empty"}, Client: s.Client(q.clientID)}
+	default:
+		d = s.Decide(q.clientID, redirectURI)
 	}
 	r := checkReport{
-		ClientID: clientID, RedirectURI: redirectURI,
+		ClientID: q.clientID, Endpoint: endpoint, RedirectURI: redirectURI,
 		Environment: string(p.Environment()), Match: string(p.Match()),
 		Decision: "rejected", Reason: string(d.Reason), Description: d.Reason.Description(), Detail: d.Detail,
 		ExitCode: exitFindings,
@@ -128,7 +176,11 @@ func check(c *common, clientID, redirectURI string, uriGiven bool, object string
 		r.Decision, r.ExitCode = "allowed", exitOK
 	}
 	if cl := d.Client; cl != nil {
-		r.Client = &checkClient{ID: cl.ID, Name: cl.Name, Disabled: cl.Disabled, RedirectURIs: cl.URIs.Len()}
+		r.Client = &checkClient{ID: cl.ID, Name: cl.Name, Disabled: cl.Disabled, ApplicationType: registry.ApplicationWeb,
+			RedirectURIs: cl.URIs.Len(), PostLogoutURIs: cl.LogoutURIs.Len()}
+		if cl.Native {
+			r.Client.ApplicationType = registry.ApplicationNative
+		}
 		if e := d.Entry; e != nil {
 			r.Matched = &checkEntry{URI: e.Raw, Normalized: e.Normalized, Kind: e.Kind.String(), Loopback: e.Loopback}
 		}
@@ -136,9 +188,9 @@ func check(c *common, clientID, redirectURI string, uriGiven bool, object string
 		case objectReason != "":
 			// The request object decided; the URI was not looked at.
 		case cl.Disabled && redirectURI != "":
-			r.Otherwise = string(cl.URIs.Decide(redirectURI).Reason)
+			r.Otherwise = string(uris(cl).Decide(redirectURI).Reason)
 		case !d.Allowed() && redirectURI != "":
-			r.Closest = closest(p, cl.URIs.Entries(), redirectURI)
+			r.Closest = closest(p, uris(cl).Entries(), redirectURI)
 		}
 	}
 
@@ -164,13 +216,23 @@ func writeCheck(out io.Writer, r *checkReport, d registry.Decision) {
 		if r.Client.Name != "" {
 			fmt.Fprintf(out, " (%s)", r.Client.Name)
 		}
+		if r.Client.ApplicationType == registry.ApplicationNative {
+			fmt.Fprint(out, ", native app")
+		}
 		fmt.Fprintf(out, ", %s", plural(r.Client.RedirectURIs, "registered redirect URI", "registered redirect URIs"))
+		if r.Endpoint == "logout" {
+			fmt.Fprintf(out, ", %s", plural(r.Client.PostLogoutURIs, "post-logout redirect URI", "post-logout redirect URIs"))
+		}
 		if r.Client.Disabled {
 			fmt.Fprint(out, ", disabled")
 		}
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "redirect_uri: %s\n", r.RedirectURI)
+	if r.Endpoint == "logout" {
+		fmt.Fprintf(out, "post_logout_redirect_uri: %s\n", r.RedirectURI)
+	} else {
+		fmt.Fprintf(out, "redirect_uri: %s\n", r.RedirectURI)
+	}
 	fmt.Fprintf(out, "environment:  %s, match %s\n", r.Environment, r.Match)
 	if m := r.Matched; m != nil {
 		fmt.Fprintf(out, "matched:      %s (%s", m.URI, m.Kind)

@@ -238,3 +238,82 @@ func TestCheckRequestObject(t *testing.T) {
 		})
 	}
 }
+// clientRulesRegistry has a native app in production and a web client
+// with post-logout redirect URIs.
+const clientRulesRegistry = `{
+  "environment": "production",
+  "clients": [
+    {
+      "client_id": "APP-NATIVE",
+      "name": "Native",
+      "application_type": "native",
+      "redirect_uris": ["http://127.0.0.1/cb", "com.example.app:/oauth2redirect"]
+    },
+    {
+      "client_id": "APP-WEB",
+      "name": "Web",
+      "redirect_uris": ["https://app.example.com/cb"],
+      "post_logout_redirect_uris": ["https://app.example.com/logged-out"]
+    }
+  ]
+}
+`
+
+// TestCheckClientRules: check decides native clients' URIs, post-logout
+// redirect URIs and an omitted redirect_uri as the handler does.
+func TestCheckClientRules(t *testing.T) {
+	f := writeFile(t, "rules.json", clientRulesRegistry)
+	base := []string{"check", "--registry", f, "--environment", "production"}
+	for _, tc := range []struct {
+		args   []string
+		status int
+		want   []string
+	}{
+		{[]string{"--client", "APP-NATIVE", "--redirect-uri", "http://127.0.0.1:49152/cb"}, 0,
+			[]string{"reason:       loopback_match: ", "client:       APP-NATIVE (Native), native app, 2 registered redirect URIs"}},
+		{[]string{"--client", "APP-NATIVE", "--redirect-uri", "COM.Example.App:/oauth2redirect"}, 0,
+			[]string{"reason:       exact_match: ", "matched:      com.example.app:/oauth2redirect (full)"}},
+		{[]string{"--client", "APP-NATIVE", "--redirect-uri", "com.example.app.evil:/oauth2redirect"}, 1,
+			[]string{"reason:       redirect_uri_not_registered: "}},
+		{[]string{"--client", "APP-NATIVE", "--redirect-uri", "http://127.0.0.1:49152/other"}, 1,
+			[]string{"reason:       redirect_uri_not_registered: ", "closest:      http://127.0.0.1/cb (full)", "path differs"}},
+		{[]string{"--client", "APP-WEB", "--redirect-uri", "com.example.app:/oauth2redirect"}, 1,
+			[]string{"reason:       disallowed_scheme: "}},
+		{[]string{"--client", "APP-WEB", "--post-logout-redirect-uri", "https://app.example.com/logged-out"}, 0,
+			[]string{"reason:       exact_match: ", "post_logout_redirect_uri: https://app.example.com/logged-out", "1 post-logout redirect URI"}},
+		{[]string{"--client", "APP-WEB", "--post-logout-redirect-uri", "https://evil.example/logged-out"}, 1,
+			[]string{"reason:       post_logout_redirect_uri_not_registered: ", "closest:      https://app.example.com/logged-out (full)"}},
+		{[]string{"--client", "APP-NATIVE", "--post-logout-redirect-uri", "https://app.example.com/logged-out"}, 1,
+			[]string{"reason:       no_registered_post_logout_redirect_uris: "}},
+		{[]string{"--client", "APP-WEB", "--omitted-redirect-uri", "single"}, 0,
+			[]string{"reason:       omitted_redirect_uri: ", "matched:      https://app.example.com/cb (full)"}},
+		{[]string{"--client", "APP-WEB", "--omitted-redirect-uri", "reject"}, 1,
+			[]string{"reason:       missing_redirect_uri: "}},
+		{[]string{"--client", "APP-NATIVE", "--omitted-redirect-uri", "single"}, 1,
+			[]string{"reason:       missing_redirect_uri: "}},
+	} {
+		r := runCLI(t, append(base, tc.args...)...)
+		expect(t, r, tc.status, tc.want...)
+	}
+	r := runCLI(t, append(base, "--format", "json", "--client", "APP-WEB", "--post-logout-redirect-uri", "https://evil.example/x")...)
+	var got checkReport
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, r)
+	}
+	if got.Endpoint != "logout" || got.Client == nil || got.Client.PostLogoutURIs != 1 || got.Client.ApplicationType != "web" {
+		t.Errorf("JSON report %+v", got)
+	}
+	for _, tc := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"--client", "APP-WEB", "--redirect-uri", "https://x.example/", "--post-logout-redirect-uri", "https://x.example/"}, "is for a logout request"},
+		{[]string{"--client", "APP-WEB", "--omitted-redirect-uri", "allow"}, "--omitted-redirect-uri is reject or single"},
+		{[]string{"--client", "APP-WEB", "--omitted-redirect-uri", "single", "--redirect-uri", "https://x.example/"}, "--omitted-redirect-uri is reject or single"},
+		{[]string{"--client", "APP-WEB", "--post-logout-redirect-uri", ""}, "passes unchecked"},
+	} {
+		r := runCLI(t, append(base, tc.args...)...)
+		expect(t, r, 2)
+		expectStderr(t, r, tc.stderr)
+	}
+}

@@ -188,10 +188,11 @@ func closest(p *policy.Policy, entries []policy.Entry, requested string) *closes
 	}
 }
 
-// ignoresPort reports whether the sandbox loopback rule makes the port of
-// e irrelevant.
+// ignoresPort reports whether a loopback rule makes the port of e
+// irrelevant: every loopback entry's, as only sandbox and native clients
+// (in either environment) may register one.
 func ignoresPort(p *policy.Policy, e policy.Entry) bool {
-	return p.Environment() == policy.Sandbox && e.Loopback
+	return e.Loopback
 }
 
 func closeness(p *policy.Policy, e policy.Entry, req, reg uriParts) int {

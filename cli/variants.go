@@ -35,6 +35,8 @@ const (
 	ClassRequest          = "request"           // request-level: repeated and case-variant parameters, request objects
 	ClassPathSpelling     = "path-spelling"     // the authorize path spelled otherwise, or a path below it (online only)
 	ClassPAR              = "par"               // pushes to the PAR endpoint (with a PAR path)
+	ClassPrivateScheme    = "private-scheme"    // a native app's private-use scheme: look-alikes, a host, rootless forms
+	ClassLogout           = "logout"            // a post_logout_redirect_uri at the logout endpoint (with a logout path)
 )
 
 // Classes lists every class in the order variants are generated.
@@ -43,7 +45,7 @@ var Classes = []string{
 	ClassSubdomain, ClassParentDomain, ClassUserinfo, ClassBackslash, ClassScheme, ClassPort,
 	ClassPathTraversal, ClassEncodedTraversal, ClassPrefixExtension, ClassFragment,
 	ClassQueryInjection, ClassLoopback, ClassIDN, ClassTrailingDot, ClassCase,
-	ClassRequest, ClassPathSpelling, ClassPAR,
+	ClassRequest, ClassPathSpelling, ClassPAR, ClassPrivateScheme, ClassLogout,
 }
 
 // AttackerHost is the host the variants send codes to: a reserved name
@@ -76,6 +78,10 @@ type Variant struct {
 	// rejects the request before looking at the redirect URI; "" for the
 	// others, which the registry decides.
 	Expect policy.Reason
+	// Logout variants are logout requests: URI is their
+	// post_logout_redirect_uri, decided against the client's post-logout
+	// redirect URIs.
+	Logout bool
 }
 
 // RequestLevel reports whether v is decided by the shape of the request
@@ -94,6 +100,11 @@ type VariantOptions struct {
 	// sent to other spellings of AuthorizePath, which the policy must
 	// check too. They only make sense against a running proxy.
 	PathSpellings bool
+	// LogoutPath, when set, adds ClassLogout variants: logout requests to
+	// that path, derived from PostLogoutURIs, the client's post-logout
+	// redirect URIs.
+	LogoutPath     string
+	PostLogoutURIs []string
 }
 
 // Variants returns the authorize requests an attacker holding the
@@ -107,10 +118,14 @@ func Variants(clientID string, registered []string, opt VariantOptions) []Varian
 	}
 	g := generator{clientID: clientID, path: opt.AuthorizePath, seen: map[string]bool{}}
 	var first base
-	bases := 0
+	bases, privateUse := 0, 0
 	for _, raw := range registered {
 		b, ok := parseBase(raw)
 		if !ok {
+			if isPrivateUse(raw) {
+				privateUse++
+				g.privateUseVariants(raw)
+			}
 			continue
 		}
 		if bases == 0 {
@@ -119,7 +134,7 @@ func Variants(clientID string, registered []string, opt VariantOptions) []Varian
 		bases++
 		g.uriVariants(b)
 	}
-	if bases == 0 {
+	if bases == 0 && privateUse == 0 {
 		first, _ = parseBase(fallbackURI)
 		first.raw = ""
 		g.unregisteredVariants()
@@ -136,7 +151,93 @@ func Variants(clientID string, registered []string, opt VariantOptions) []Varian
 	if opt.ParPath != "" {
 		g.parVariants(opt.ParPath, first.raw, good, evil)
 	}
+	if opt.LogoutPath != "" {
+		g.logoutVariants(opt.LogoutPath, opt.PostLogoutURIs)
+	}
 	return g.out
+}
+
+// isPrivateUse reports whether raw is shaped like a native app's
+// private-use scheme URI: a scheme with a dot, not followed by "//" and a
+// host.
+func isPrivateUse(raw string) bool {
+	scheme, rest, ok := strings.Cut(raw, ":")
+	return ok && strings.Contains(scheme, ".") && !strings.ContainsAny(scheme, "/?#") &&
+		(!strings.HasPrefix(rest, "//") || strings.HasPrefix(rest, "///"))
+}
+
+// privateUseVariants are what an attacker tries against a native app's
+// private-use scheme (RFC 8252 §7.1, §8.6): another app's look-alike
+// scheme, a host where the app expects none, the forms an app or a
+// browser may read otherwise.
+func (g *generator) privateUseVariants(raw string) {
+	scheme, rest, _ := strings.Cut(raw, ":")
+	b := base{raw: raw}
+	g.uri(b, ClassRegistered, "the registered redirect URI", raw)
+	g.uri(b, ClassCase, "scheme in upper case", strings.ToUpper(scheme)+":"+rest)
+	path := strings.TrimPrefix(rest, "//")
+	for _, v := range []struct{ name, uri string }{
+		{"attacker's scheme extending the registered one", scheme + ".evil:" + rest},
+		{"look-alike scheme with hyphens for dots", strings.ReplaceAll(scheme, ".", "-") + ":" + rest},
+		{"look-alike scheme without dots", strings.ReplaceAll(scheme, ".", "") + ":" + rest},
+		{"typo-squatted scheme (digits for letters)", typoSquat(scheme) + ":" + rest},
+		{"attacker's host after the scheme", scheme + "://" + AttackerHost + path},
+		{"the path read as a host", scheme + ":/" + path},
+		{"empty authority added or removed", scheme + ":" + map[bool]string{true: path, false: "//" + path}[strings.HasPrefix(rest, "//")]},
+		{"rootless path", scheme + ":" + strings.TrimLeft(path, "/")},
+		{"percent-encoded slash", scheme + ":%2F" + strings.TrimLeft(path, "/")},
+		{"dot-dot segment", scheme + ":/evil/.." + path},
+		{"path extended by a segment", raw + "/extra"},
+		{"fragment appended", raw + "#evil"},
+		{"query appended", raw + map[bool]string{true: "&", false: "?"}[strings.Contains(raw, "?")] + "next=https%3A%2F%2F" + AttackerHost},
+	} {
+		if v.uri != raw && !strings.HasPrefix(v.uri, ":") {
+			g.uri(b, ClassPrivateScheme, v.name, v.uri)
+		}
+	}
+}
+
+// logoutVariants are the logout requests an attacker tries at path: a
+// post_logout_redirect_uri of theirs, alone or hidden by a second copy or
+// another client's id_token_hint. The client's registered ones must pass.
+func (g *generator) logoutVariants(path string, registered []string) {
+	id := "client_id=" + url.QueryEscape(g.clientID)
+	add := func(name, query, uri string, expect policy.Reason) {
+		g.add(Variant{Class: ClassLogout, Name: name, URI: uri, Path: path, RawQuery: query, Expect: expect, Logout: true})
+	}
+	logoutQuery := func(uri string) string { return id + "&post_logout_redirect_uri=" + url.QueryEscape(uri) }
+	good := ""
+	for _, raw := range registered {
+		add("registered post-logout redirect URI", logoutQuery(raw), raw, "")
+		if good == "" {
+			good = raw
+		}
+		if b, ok := parseBase(raw); ok {
+			add("attacker host, same path", logoutQuery(b.at(AttackerHost)), b.at(AttackerHost), "")
+			add("other path on the registered host", logoutQuery(b.with("/evil")), b.with("/evil"), "")
+			add("registered path extended by a segment", logoutQuery(b.with(b.dir()+"/extra"+b.query)), b.with(b.dir()+"/extra"+b.query), "")
+			add("registered host as user information", logoutQuery(b.scheme+"://"+b.hostPort(b.host)+"@"+AttackerHost+b.tail()), b.scheme+"://"+b.hostPort(b.host)+"@"+AttackerHost+b.tail(), "")
+		}
+	}
+	evil := "https://" + AttackerHost + "/logged-out"
+	evilQ := url.QueryEscape(evil)
+	add("attacker's post-logout redirect URI", logoutQuery(evil), evil, "")
+	add("attacker's URI named by an id_token_hint alone", "id_token_hint="+idTokenFor(g.clientID)+"&post_logout_redirect_uri="+evilQ, evil, "")
+	add("no client named", "post_logout_redirect_uri="+evilQ, evil, policy.LogoutClientMissing)
+	add("id_token_hint of another client", id+"&id_token_hint="+idTokenFor("attacker-client")+"&post_logout_redirect_uri="+evilQ, evil, policy.LogoutClientMismatch)
+	add("unreadable id_token_hint", id+"&id_token_hint=x.y&post_logout_redirect_uri="+evilQ, evil, policy.IDTokenHintUnreadable)
+	if good != "" {
+		goodQ := url.QueryEscape(good)
+		add("duplicate post_logout_redirect_uri, registered one first", id+"&post_logout_redirect_uri="+goodQ+"&post_logout_redirect_uri="+evilQ, evil, policy.DuplicateParameter)
+		add("case-variant parameter name (Post_Logout_Redirect_URI)", id+"&post_logout_redirect_uri="+goodQ+"&Post_Logout_Redirect_URI="+evilQ, evil, policy.DuplicateParameter)
+	}
+}
+
+// idTokenFor is an unsigned JWT whose aud names clientID: an id_token_hint
+// as the handler reads it (the server, not the handler, checks signatures).
+func idTokenFor(clientID string) string {
+	// The compact JWS of a request object, with a signature nobody checks.
+	return strings.TrimSuffix(unsignedRequestObject(`{"iss":"https://op.example","sub":"victim","aud":`+jsonString(clientID)+`}`), ".") + ".c2ln"
 }
 
 // base is a registered redirect URI split into what the variants change.

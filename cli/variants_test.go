@@ -18,6 +18,9 @@ func TestVariantsClasses(t *testing.T) {
 		byClass[v.Class] = append(byClass[v.Class], v.URI)
 	}
 	for _, c := range Classes {
+		if c == ClassPrivateScheme || c == ClassLogout {
+			continue // TestVariantsNativeAndLogout
+		}
 		if len(byClass[c]) == 0 && c != ClassPAR {
 			t.Errorf("no variant of class %s", c)
 		}
@@ -366,5 +369,60 @@ func TestVariantsBelowPath(t *testing.T) {
 	}
 	for key := range want {
 		t.Errorf("no variant %s", key)
+	}
+}
+
+// TestVariantsNativeAndLogout: a native app's private-use scheme gets its
+// look-alikes and odd forms, and a logout path the logout requests; the
+// registry rejects every one but the registered URIs and their spellings.
+func TestVariantsNativeAndLogout(t *testing.T) {
+	const app, out = "com.example.app:/oauth2redirect", "https://app.example.com/logged-out"
+	vs := Variants("APP-N", []string{app, "http://127.0.0.1/cb"}, VariantOptions{LogoutPath: "/session/end", PostLogoutURIs: []string{out}})
+	byClass := map[string][]string{}
+	for _, v := range vs {
+		byClass[v.Class] = append(byClass[v.Class], v.URI)
+		if v.Class == ClassLogout && (!v.Logout || v.Path != "/session/end") {
+			t.Errorf("logout variant %q: Logout %v, path %q", v.Name, v.Logout, v.Path)
+		}
+	}
+	for class, want := range map[string][]string{
+		ClassRegistered:    {app, "http://127.0.0.1/cb"},
+		ClassCase:          {"COM.EXAMPLE.APP:/oauth2redirect"},
+		ClassPrivateScheme: {"com.example.app.evil:/oauth2redirect", "com-example-app:/oauth2redirect", "com.example.app://evil.example/oauth2redirect", "com.example.app:oauth2redirect", "com.example.app:%2Foauth2redirect", "com.example.app:///oauth2redirect"},
+		ClassLoopback:      {"http://localhost/cb"},
+		ClassLogout:        {out, "https://evil.example/logged-out"},
+	} {
+		for _, w := range want {
+			if !slices.Contains(byClass[class], w) {
+				t.Errorf("class %s lacks %q; has %q", class, w, byClass[class])
+			}
+		}
+	}
+
+	reg := `{"environment": "production", "clients": [{"client_id": "APP-N", "application_type": "native",
+		"redirect_uris": ["` + app + `", "http://127.0.0.1/cb"], "post_logout_redirect_uris": ["` + out + `"]}]}`
+	p, err := policy.New(policy.Options{Environment: policy.Production})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := registry.Parse("r.json", []byte(reg), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := 0
+	for _, v := range vs {
+		r := decideVariant(p, s, "APP-N", v)
+		if r.Decision == "allowed" {
+			allowed++
+			if r.Class != ClassRegistered && r.Class != ClassCase && r.Class != ClassPort && r.Reason != "loopback_match" && !(r.Class == ClassLogout && r.URI == out) {
+				t.Errorf("%s %q (%s) allowed: %s", r.Class, r.URI, r.Name, r.Reason)
+			}
+		}
+		if r.Flagged && r.Reason != "loopback_match" {
+			t.Errorf("%s %q flagged: %s", r.Class, r.URI, r.Why)
+		}
+	}
+	if allowed < 4 {
+		t.Errorf("%d variants allowed; want the registered URIs in their spellings", allowed)
 	}
 }
