@@ -38,6 +38,14 @@ const (
 	// A request object the client publishes; registered in both the
 	// server's and Caddy's registry.
 	requestURI = "https://app.example/requests/signin.jwt"
+	// Where the web application sends the browser after a logout.
+	loggedOut = "https://app.example/logged-out"
+
+	// A native app (RFC 8252): a public client that receives its code on
+	// a loopback port of its choosing or on its private-use scheme.
+	nativeID       = "native-app"
+	nativeLoopback = "http://127.0.0.1/cb"
+	nativeScheme   = "com.example.app:/oauth2redirect"
 )
 
 // nodeDir holds the Node side of the suite.
@@ -56,10 +64,13 @@ var nodeDir = func() string {
 type stack struct {
 	strict, lax, laxGuarded *provider
 	guarded, laxSite        string // base URLs of Caddy's sites
-	admin                   string // Caddy's admin endpoint
-	key                     *ecdsa.PrivateKey
-	jwk                     map[string]any // the client's private key, for the driver
-	regFile                 string
+	// omitSite is another site in front of strict, configured with
+	// omitted_redirect_uri single.
+	omitSite string
+	admin    string // Caddy's admin endpoint
+	key      *ecdsa.PrivateKey
+	jwk      map[string]any // the client's private key, for the driver
+	regFile  string
 }
 
 var (
@@ -118,10 +129,11 @@ func startStack(t *testing.T) (*stack, error) {
 	}
 	s.jwk = ecJWK(s.key, true)
 
-	ports, err := loopback.FreePorts(6)
+	ports, err := loopback.FreePorts(7)
 	if err != nil {
 		return nil, err
 	}
+	s.omitSite = fmt.Sprintf("http://127.0.0.1:%d", ports[6])
 	guardedPort, laxSitePort, adminPort := ports[0], ports[1], ports[2]
 	s.guarded = fmt.Sprintf("http://127.0.0.1:%d", guardedPort)
 	s.laxSite = fmt.Sprintf("http://127.0.0.1:%d", laxSitePort)
@@ -180,8 +192,16 @@ func startStack(t *testing.T) (*stack, error) {
 	}
 	reverse_proxy 127.0.0.1:%d
 }
-`, adminPort, s.guarded, policyBlock(s.regFile, "strict"), s.strict.port, s.laxSite, policyBlock(s.regFile, "lax"), s.laxGuarded.port)
-	if err := startCaddy(dir, bin, caddyfile, s.guarded, s.laxSite); err != nil {
+%s {
+	redirect_uri_policy {
+%s
+		omitted_redirect_uri single
+	}
+	reverse_proxy 127.0.0.1:%d
+}
+`, adminPort, s.guarded, policyBlock(s.regFile, "strict"), s.strict.port, s.laxSite, policyBlock(s.regFile, "lax"), s.laxGuarded.port,
+		s.omitSite, policyBlock(s.regFile, "omit"), s.strict.port)
+	if err := startCaddy(dir, bin, caddyfile, s.guarded, s.laxSite, s.omitSite); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -195,6 +215,7 @@ func policyBlock(regFile, name string) string {
 		"\t\tname " + name,
 		"\t\tpaths /auth",
 		"\t\tpar_paths /request",
+		"\t\tlogout_paths /session/end",
 		"\t\treload_interval off",
 	}, "\n")
 }
@@ -210,16 +231,28 @@ func serverClients(s *stack) []map[string]any {
 		"token_endpoint_auth_method": "client_secret_basic",
 		"request_object_signing_alg": "ES256",
 		"jwks":                       map[string]any{"keys": []any{pub}},
+		"post_logout_redirect_uris":  []string{loggedOut},
+	}, {
+		"client_id":                  nativeID,
+		"application_type":           "native",
+		"token_endpoint_auth_method": "none",
+		"redirect_uris":              []string{nativeLoopback, nativeScheme},
 	}}
 }
 
 // registryClients are the same clients in the module's registry.
 func registryClients() []map[string]any {
 	return []map[string]any{{
-		"client_id":     clientID,
-		"name":          "Example web application",
-		"redirect_uris": []string{callback},
-		"request_uris":  []string{requestURI},
+		"client_id":                 clientID,
+		"name":                      "Example web application",
+		"redirect_uris":             []string{callback},
+		"request_uris":              []string{requestURI},
+		"post_logout_redirect_uris": []string{loggedOut},
+	}, {
+		"client_id":        nativeID,
+		"name":             "Example native app",
+		"application_type": "native",
+		"redirect_uris":    []string{nativeLoopback, nativeScheme},
 	}}
 }
 
@@ -256,6 +289,13 @@ func (s *stack) signES256(t *testing.T, claims map[string]any) string {
 // made with decision and reason.
 func (s *stack) decisions(t *testing.T, policyName, decision, reason string) float64 {
 	t.Helper()
+	return s.counted(t, "caddy_redirect_uri_policy_decisions_total", policyName, decision, reason)
+}
+
+// counted reads the sum of the metric's series of the named policy with
+// decision and reason.
+func (s *stack) counted(t *testing.T, metric, policyName, decision, reason string) float64 {
+	t.Helper()
 	resp, err := http.Get(s.admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +307,7 @@ func (s *stack) decisions(t *testing.T, policyName, decision, reason string) flo
 	}
 	var n float64
 	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "caddy_redirect_uri_policy_decisions_total{") ||
+		if !strings.HasPrefix(line, metric+"{") ||
 			!strings.Contains(line, `policy="`+policyName+`"`) || !strings.Contains(line, `decision="`+decision+`"`) ||
 			!strings.Contains(line, `reason="`+reason+`"`) {
 			continue
@@ -501,8 +541,14 @@ type flow struct {
 		ContentType string            `json:"content_type"`
 		Body        string            `json:"body"`
 	} `json:"final"`
-	Code   string `json:"code"`
-	Error  string `json:"error"`
+	Code      string `json:"code"`
+	Error     string `json:"error"`
+	IDToken   string `json:"id_token"`
+	LogoutURL string `json:"logout_url"`
+	Delivered *struct {
+		Status int    `json:"status"`
+		Body   string `json:"body"`
+	} `json:"delivered"`
 	Tokens *struct {
 		AccessToken bool `json:"access_token"`
 		IDToken     bool `json:"id_token"`
