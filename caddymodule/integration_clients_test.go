@@ -223,7 +223,7 @@ func TestIntegrationOmittedRedirectURI(t *testing.T) {
 		{"HOST", "", "missing_redirect_uri", "missing_redirect_uri"},
 		{"OFF", "", "client_disabled", "missing_redirect_uri"},
 		{"NOPE", "", "unknown_client", "missing_redirect_uri"},
-		{"ONE", "&request_uri=" + url.QueryEscape("https://evil.example/r"), "request_object_not_supported", "request_object_not_supported"},
+		{"ONE", "&request_uri=" + url.QueryEscape("https://evil.example/r"), "request_uri_not_registered", "request_uri_not_registered"},
 	} {
 		for _, s := range []struct {
 			site *site
