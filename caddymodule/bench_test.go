@@ -26,6 +26,8 @@ import (
 func BenchmarkServeHTTP(b *testing.B) {
 	small := provisionHandler(b, 10, nil)
 	large := provisionHandler(b, 100000, nil)
+	logout := provisionHandler(b, 10, func(h *Handler) { h.LogoutPaths = []string{"/session/end"} })
+	const logoutTarget = "/session/end?client_id=" + client0 + "&post_logout_redirect_uri="
 
 	for _, bc := range []struct {
 		name    string
@@ -38,6 +40,9 @@ func BenchmarkServeHTTP(b *testing.B) {
 		{"rejected_not_registered", small, authorizeTarget(client0, "https%3A%2F%2Fevil.example%2Fcb"), acceptChrome, "redirect_uri_not_registered"},
 		{"rejected_not_registered_json", small, authorizeTarget(client0, "https%3A%2F%2Fevil.example%2Fcb"), "application/json", "redirect_uri_not_registered"},
 		{"passthrough", small, "/static/js/app.8f3a2c.js?v=3", acceptChrome, ""},
+		{"logout_allowed", logout, logoutTarget + "https%3A%2F%2Fapp0.example.edu%2Flogged-out&state=af0ifjsldkj", acceptChrome, "exact_match"},
+		{"logout_rejected", logout, logoutTarget + "https%3A%2F%2Fevil.example%2Flogged-out", acceptChrome, "post_logout_redirect_uri_not_registered"},
+		{"passthrough_with_logout_paths", logout, "/static/js/app.8f3a2c.js?v=3", acceptChrome, ""},
 		{"allowed_100k_clients", large, authorizeTarget("APP-0000000000099999", "https%3A%2F%2Fapp99999.example.edu%2Forcid%2Fcallback"), acceptChrome, "exact_match"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -61,6 +61,36 @@ func BenchmarkDecide(b *testing.B) {
 	}
 }
 
+// BenchmarkDecideNative decides a native app's requests (RFC 8252): a
+// loopback port other than the registered one and a private-use scheme in
+// another letter case, both decided by parsing.
+func BenchmarkDecideNative(b *testing.B) {
+	for _, c := range []struct {
+		name, target, req string
+		want              Reason
+	}{
+		{"loopback", "http://127.0.0.1/oauth2redirect", "http://127.0.0.1:51004/oauth2redirect", LoopbackMatch},
+		{"private-use", "com.example.app:/oauth2redirect", "COM.Example.App:/oauth2redirect", ExactMatch},
+	} {
+		for _, n := range []int{1, 100} {
+			b.Run(fmt.Sprintf("%s/uris=%d", c.name, n), func(b *testing.B) {
+				p := policyFor(b, Production, MatchExact, 0)
+				s, err := p.CompileRules(benchRegistered(n, c.target), Rules{Native: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if d := s.Decide(c.req); d.Reason != c.want {
+					b.Fatalf("Decide(%q) = %s, want %s", c.req, d.Reason, c.want)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					s.Decide(c.req)
+				}
+			})
+		}
+	}
+}
+
 func BenchmarkCompile(b *testing.B) {
 	p := policyFor(b, Production, MatchExact, 0)
 	uris := benchRegistered(5000, "https://library.example.edu/orcid/callback")
