@@ -157,6 +157,8 @@ func TestIntegrationLogout(t *testing.T) {
 		{"second copy in the body", rawReq{Method: "POST", Target: logoutPath + "?client_id=RP-1&post_logout_redirect_uri=" + outQ, Header: [][2]string{form}, Body: []byte("post_logout_redirect_uri=" + evilQ)}, "duplicate_parameter"},
 		{"path in capitals with a trailing slash", rawReq{Target: "/Session//END/?client_id=RP-1&post_logout_redirect_uri=" + evilQ}, "post_logout_redirect_uri_not_registered"},
 		{"encoded path", rawReq{Target: "/session/%65nd?client_id=RP-1&post_logout_redirect_uri=" + evilQ}, "post_logout_redirect_uri_not_registered"},
+		{"front controller routed by its query", rawReq{Target: "/index.php?q=session/end&client_id=RP-1&post_logout_redirect_uri=" + evilQ}, "post_logout_redirect_uri_not_registered"},
+		{"path given in X-Original-URL", rawReq{Target: "/?client_id=RP-1&post_logout_redirect_uri=" + evilQ, Header: [][2]string{{"X-Original-URL", "/session/end"}}}, "post_logout_redirect_uri_not_registered"},
 		{"second logout path", rawReq{Target: "/oidc/logout?client_id=RP-1&post_logout_redirect_uri=" + evilQ}, "post_logout_redirect_uri_not_registered"},
 		{"JSON body", rawReq{Method: "POST", Target: logoutPath, Header: [][2]string{{"Content-Type", "application/json"}}, Body: []byte(`{"post_logout_redirect_uri":"` + evil + `"}`)}, "unsupported_body"},
 		{"authorize request at the logout endpoint", rawReq{Target: logoutPath + "?client_id=RP-1&response_type=code&redirect_uri=" + url.QueryEscape("https://app.example/cb") + "&post_logout_redirect_uri=" + evilQ}, "malformed_request"},
