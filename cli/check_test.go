@@ -238,6 +238,7 @@ func TestCheckRequestObject(t *testing.T) {
 		})
 	}
 }
+
 // clientRulesRegistry has a native app in production and a web client
 // with post-logout redirect URIs.
 const clientRulesRegistry = `{
