@@ -15,7 +15,11 @@
 // policyBlock. A new case adds its clients there, drives a sign-in with
 // stack.signIn (new driver options go into driver.mjs) or sends its own
 // request with do, marked with a probe, and asks the server's log with
-// provider.sawProbe whether it arrived.
+// provider.sawProbe whether it arrived. Besides the web application, the
+// stack registers a native app (a public client with a loopback and a
+// private-use redirect URI) and a second site, omitSite, in front of the
+// same server with omitted_redirect_uri single; driver.mjs also runs an
+// RP-initiated logout (op "logout").
 //
 // The tests fail, never skip, when Node or the packages are missing.
 package oidc
