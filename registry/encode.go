@@ -10,15 +10,17 @@ import (
 
 // clientJSON is a client as the registry file writes it.
 type clientJSON struct {
-	ClientID     string   `json:"client_id"`
-	Name         string   `json:"name,omitempty"`
-	Description  string   `json:"description,omitempty"`
-	Website      string   `json:"website,omitempty"`
-	ContactEmail string   `json:"contact_email,omitempty"`
-	Notes        string   `json:"notes,omitempty"`
-	Disabled     bool     `json:"disabled,omitempty"`
-	RedirectURIs []string `json:"redirect_uris"`
-	RequestURIs  []string `json:"request_uris,omitempty"`
+	ClientID        string   `json:"client_id"`
+	Name            string   `json:"name,omitempty"`
+	Description     string   `json:"description,omitempty"`
+	Website         string   `json:"website,omitempty"`
+	ContactEmail    string   `json:"contact_email,omitempty"`
+	Notes           string   `json:"notes,omitempty"`
+	Disabled        bool     `json:"disabled,omitempty"`
+	ApplicationType string   `json:"application_type,omitempty"`
+	RedirectURIs    []string `json:"redirect_uris"`
+	LogoutURIs      []string `json:"post_logout_redirect_uris,omitempty"`
+	RequestURIs     []string `json:"request_uris,omitempty"`
 }
 
 // MarshalJSON writes the client as a registry file holds it: its redirect
@@ -28,12 +30,24 @@ func (c *Client) MarshalJSON() ([]byte, error) {
 	j := clientJSON{
 		ClientID: c.ID, Name: c.Name, Description: c.Description, Website: c.Website,
 		ContactEmail: c.ContactEmail, Notes: c.Notes, Disabled: c.Disabled,
-		RedirectURIs: make([]string, 0, c.URIs.Len()), RequestURIs: c.RequestURIs,
+		RedirectURIs: raws(c.URIs), RequestURIs: c.RequestURIs,
 	}
-	for _, e := range c.URIs.Entries() {
-		j.RedirectURIs = append(j.RedirectURIs, e.Raw)
+	if c.Native {
+		j.ApplicationType = ApplicationNative
+	}
+	if c.LogoutURIs.Len() > 0 {
+		j.LogoutURIs = raws(c.LogoutURIs)
 	}
 	return json.Marshal(&j)
+}
+
+// raws returns the URIs of s as registered, in their order.
+func raws(s *policy.Set) []string {
+	r := make([]string, 0, s.Len())
+	for _, e := range s.Entries() {
+		r = append(r, e.Raw)
+	}
+	return r
 }
 
 // WriteFile writes clients as a registry file of the environment env, one

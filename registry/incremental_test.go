@@ -175,7 +175,8 @@ func TestMarshalKeepsEveryField(t *testing.T) {
 	p := mustPolicy(t, policy.Production)
 	in := `{"client_id": "APP-1", "name": "One", "description": "d", "website": "https://one.example.com",
 		"contact_email": "ops@one.example.com", "notes": "n", "disabled": true,
-		"redirect_uris": ["https://a.example.com/cb"], "request_uris": ["https://a.example.com/req.jwt"]}`
+		"application_type": "native", "redirect_uris": ["https://a.example.com/cb", "com.example.app:/cb"],
+		"post_logout_redirect_uris": ["https://a.example.com/bye"], "request_uris": ["https://a.example.com/req.jwt"]}`
 	c, err := ParseClient("k", "APP-1", []byte(in), p)
 	if err != nil {
 		t.Fatal(err)

@@ -21,8 +21,7 @@ import (
 
 // Client is one registered OAuth client. Only Disabled, Native, the sets
 // of URIs and RequestURIs take part in decisions; the other fields are
-// shown in logs
-// and tools.
+// shown in logs and tools.
 type Client struct {
 	ID           string
 	Name         string
