@@ -362,20 +362,7 @@ func startProvider(dir, name string, cfg providerConfig) (*provider, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	pid := cmd.Process.Pid
-	atEnd(func() {
-		if p, err := os.FindProcess(pid); err == nil {
-			p.Signal(syscall.SIGTERM)
-		}
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+	exited := stopAtEnd(cmd, 5*time.Second)
 	p := &provider{port: cfg.Port, issuer: cfg.Issuer, lines: make(chan struct{}, 1)}
 	ready := make(chan struct{})
 	go func() {
@@ -471,6 +458,23 @@ func (p *provider) sawProbe(t *testing.T, probe string) []seen {
 	return got
 }
 
+// stopAtEnd makes the tests' end stop the started process cmd: SIGTERM,
+// then a kill after grace. The channel it returns closes when cmd exits.
+func stopAtEnd(cmd *exec.Cmd, grace time.Duration) <-chan struct{} {
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	atEnd(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(grace):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	return exited
+}
+
 // startCaddy runs Caddy's binary with caddyfile until the tests end.
 func startCaddy(dir, bin, caddyfile string, sites ...string) error {
 	config := filepath.Join(dir, "Caddyfile")
@@ -485,20 +489,7 @@ func startCaddy(dir, bin, caddyfile string, sites ...string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	pid := cmd.Process.Pid
-	atEnd(func() {
-		if p, err := os.FindProcess(pid); err == nil {
-			p.Signal(syscall.SIGTERM)
-		}
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+	exited := stopAtEnd(cmd, 10*time.Second)
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, site := range sites {
