@@ -1,9 +1,6 @@
 package policy
 
-import (
-	"strconv"
-	"strings"
-)
+import "strconv"
 
 // Kind tells how a registered redirect URI matches.
 type Kind uint8
@@ -195,30 +192,35 @@ type Decision struct {
 func (d Decision) Allowed() bool { return d.Reason.Allows() }
 
 // Decide checks a requested redirect URI, as the upstream will receive it
-// (decoded from the request's parameters), against s.
+// (decoded from the request's parameters), against s. It does not allocate
+// unless the request is spelled unlike its normalized form and longer than
+// fullKeyBuf.
 func (s *Set) Decide(raw string) Decision {
 	// A request that repeats a registration in its normalized form, as
 	// nearly every legitimate one does, passes every rule that entry
 	// passed (but for the length limit, which normalizing can cross) and
 	// matches it best: no need to parse it.
+	missed := false
 	if len(raw) <= s.policy.maxLen {
-		if e := s.identical(raw); e != nil {
+		var e *Entry
+		if e, missed = s.identical(raw); e != nil {
 			if e.Kind == HostOnly {
 				return Decision{Reason: HostMatch, Entry: e}
 			}
 			return Decision{Reason: ExactMatch, Entry: e}
 		}
 	}
-	return s.decideParsed(raw)
+	return s.decideParsed(raw, missed)
 }
 
 // identical returns the entry whose normalized form is raw, if any. Sandbox
 // loopback entries are left to the parsing path, which picks among entries
-// that only the ignored port tells apart.
-func (s *Set) identical(raw string) *Entry {
-	var e *Entry
+// that only the ignored port tells apart. missed reports that the exact
+// index holds no key raw, so the parsing path need not look it up again.
+func (s *Set) identical(raw string) (e *Entry, missed bool) {
 	if s.exact != nil {
 		e = s.exact[raw] // host-only entries are found by the parsing path
+		missed = e == nil
 	} else {
 		for i := range s.entries {
 			if s.entries[i].Normalized == raw {
@@ -228,13 +230,22 @@ func (s *Set) identical(raw string) *Entry {
 		}
 	}
 	if e == nil || e.Normalized != raw || e.Loopback && (s.policy.env == Sandbox || s.rules.Native) {
-		return nil
+		return nil, missed
 	}
-	return e
+	return e, missed
 }
 
+// Sizes of the stack buffers that hold a request's normalized keys when it
+// is not spelled in its normalized form: a longer origin (only a private-use
+// scheme can be) or origin, path and query cost an allocation.
+const (
+	originBuf  = 320 // "https://", a 253-byte host, a port
+	fullKeyBuf = 512
+)
+
 // decideParsed is Decide without the shortcut for normalized registrations.
-func (s *Set) decideParsed(raw string) Decision {
+// rawMissed tells that the exact index is known to hold no key raw.
+func (s *Set) decideParsed(raw string, rawMissed bool) Decision {
 	p, native := s.policy, s.rules.Native
 	u, r, detail := p.check(raw, native)
 	if r != "" {
@@ -252,23 +263,23 @@ func (s *Set) decideParsed(raw string) Decision {
 		return Decision{Reason: NoRegisteredRedirectURIs, Detail: "the client has no registered redirect URIs"}
 	}
 
-	// The request's keys, built on the stack: the input itself when it is
-	// already normalized, as it nearly always is.
-	var buf [512]byte
-	origin := p.appendOrigin(buf[:0], &u, native)
+	// The request's keys: substrings of the input when it is already
+	// normalized, as it nearly always is, otherwise built on the stack.
+	var obuf [originBuf]byte
+	origin := p.appendOrigin(obuf[:0], &u, native)
 	nOrigin, nPath := len(origin), max(u.pathLen, 1)
-	var full string
+	var e *Entry
 	if u.pathLen > 0 && len(raw) == nOrigin+len(u.rest) && raw[:nOrigin] == string(origin) {
-		full = raw
+		e, r = match(s, raw[:nOrigin], raw, raw[:nOrigin+nPath], rawMissed)
 	} else {
+		var fbuf [fullKeyBuf]byte
+		full := append(fbuf[:0], origin...)
 		if u.pathLen == 0 {
-			origin = append(origin, '/')
+			full = append(full, '/')
 		}
-		full = string(append(origin, u.rest...))
+		full = append(full, u.rest...)
+		e, r = match(s, full[:nOrigin], full, full[:nOrigin+nPath], false)
 	}
-	path := full[:nOrigin+nPath]
-
-	e, r := s.match(full[:nOrigin], full, path)
 	if e == nil {
 		if s.rules.Logout {
 			return Decision{Reason: PostLogoutRedirectURINotRegistered, Detail: "no registered post-logout redirect URI matches"}
@@ -281,23 +292,27 @@ func (s *Set) decideParsed(raw string) Decision {
 	return Decision{Reason: r, Entry: e}
 }
 
-// match finds the entry that allows a request with the given keys, preferring
-// an exact match to a host-only one and a host-only one to a prefix one, and
-// among prefix entries the longest. Among entries with equal keys (loopback
-// entries that differ only in the ignored port, or full entries that differ
-// only in the query in prefix mode) the first registered wins. The scan of a
-// small set and the indexes of a large one choose alike.
-func (s *Set) match(origin, full, path string) (*Entry, Reason) {
+// match finds the entry of s that allows a request with the given keys,
+// preferring an exact match to a host-only one and a host-only one to a
+// prefix one, and among prefix entries the longest. Among entries with equal
+// keys (loopback entries that differ only in the ignored port, or full
+// entries that differ only in the query in prefix mode) the first registered
+// wins. The scan of a small set and the indexes of a large one choose alike.
+// The keys are the input's own bytes or a copy on the stack; the lookups
+// convert neither. skipExact tells that the exact index lacks full.
+func match[K string | []byte](s *Set, origin, full, path K, skipExact bool) (*Entry, Reason) {
 	prefixMode := s.policy.match == MatchPrefix && !s.rules.Logout
 	if s.exact != nil {
-		if e := s.exact[full]; e != nil {
-			return e, ExactMatch
+		if !skipExact {
+			if e := s.exact[string(full)]; e != nil {
+				return e, ExactMatch
+			}
 		}
-		if e := s.hostOnly[origin]; e != nil {
+		if e := s.hostOnly[string(origin)]; e != nil {
 			return e, HostMatch
 		}
 		if prefixMode {
-			if e := s.prefix[path]; e != nil {
+			if e := s.prefix[string(path)]; e != nil {
 				return e, PrefixMatch
 			}
 			// Shorter prefixes, longest first; the path starts with the
@@ -307,12 +322,12 @@ func (s *Set) match(origin, full, path string) (*Entry, Reason) {
 					continue
 				}
 				if j+1 < len(path) {
-					if e := s.prefix[path[:j+1]]; e != nil {
+					if e := s.prefix[string(path[:j+1])]; e != nil {
 						return e, PrefixMatch
 					}
 				}
 				if j > len(origin) {
-					if e := s.prefix[path[:j]]; e != nil {
+					if e := s.prefix[string(path[:j])]; e != nil {
 						return e, PrefixMatch
 					}
 				}
@@ -325,10 +340,10 @@ func (s *Set) match(origin, full, path string) (*Entry, Reason) {
 	for i := range s.entries {
 		e := &s.entries[i]
 		switch {
-		case e.Kind == Full && e.full == full:
+		case e.Kind == Full && e.full == string(full):
 			return e, ExactMatch
 		case e.Kind == HostOnly:
-			if host == nil && e.origin == origin {
+			if host == nil && e.origin == string(origin) {
 				host = e
 			}
 		case prefixMode && !e.exactOnly && (pre == nil || len(e.prefix) > len(pre.prefix)) && segmentPrefix(path, e.prefix):
@@ -346,7 +361,7 @@ func (s *Set) match(origin, full, path string) (*Entry, Reason) {
 
 // segmentPrefix reports whether path equals prefix or extends it at a path
 // segment boundary.
-func segmentPrefix(path, prefix string) bool {
-	return strings.HasPrefix(path, prefix) &&
+func segmentPrefix[K string | []byte](path K, prefix string) bool {
+	return len(path) >= len(prefix) && string(path[:len(prefix)]) == prefix &&
 		(len(path) == len(prefix) || prefix[len(prefix)-1] == '/' || path[len(prefix)] == '/')
 }
