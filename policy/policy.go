@@ -64,26 +64,26 @@ func (p *Policy) MaxURILength() int { return p.maxLen }
 // redirect URI, registered or requested alike. It returns the empty reason
 // when the URI passes, otherwise the first rule that fails and a detail.
 func (p *Policy) Check(raw string) (Reason, string) {
-	_, r, detail := p.check(raw, false)
-	return r, detail
+	var u uri
+	return p.check(raw, false, &u)
 }
 
 // check applies the syntax rules and the rules of the environment, those of
-// a native client's when native is set.
-func (p *Policy) check(raw string, native bool) (uri, Reason, string) {
-	u, r, detail := p.parse(raw, native)
+// a native client's when native is set, filling in u, which must be zero.
+func (p *Policy) check(raw string, native bool, u *uri) (Reason, string) {
+	r, detail := p.parse(raw, native, u)
 	if r == "" {
-		r, detail = p.checkEnvironment(&u, native)
+		r, detail = p.checkEnvironment(u, native)
 	}
-	return u, r, detail
+	return r, detail
 }
 
 // Normalize returns the form of raw used for comparisons: scheme and host
 // lowercased, IP literals canonical, the default port dropped, an empty path
 // written as "/". Path and query are kept byte for byte.
 func (p *Policy) Normalize(raw string) (string, error) {
-	u, r, detail := p.check(raw, false)
-	if r != "" {
+	var u uri
+	if r, detail := p.check(raw, false, &u); r != "" {
 		return "", &URIError{Index: -1, URI: raw, Reason: r, Detail: detail, Duplicate: -1}
 	}
 	return p.normalized(&u), nil

@@ -87,7 +87,8 @@ func (p *Policy) CompileRules(raws []string, rules Rules) (*Set, error) {
 	var errs Errors
 	seen := make(map[string]int, len(raws))
 	for i, raw := range raws {
-		u, r, detail := p.check(raw, rules.Native)
+		var u uri
+		r, detail := p.check(raw, rules.Native, &u)
 		if r != "" {
 			errs = append(errs, &URIError{Index: i, URI: raw, Reason: r, Detail: detail, Duplicate: -1})
 			continue
@@ -247,7 +248,8 @@ const (
 // rawMissed tells that the exact index is known to hold no key raw.
 func (s *Set) decideParsed(raw string, rawMissed bool) Decision {
 	p, native := s.policy, s.rules.Native
-	u, r, detail := p.check(raw, native)
+	var u uri
+	r, detail := p.check(raw, native, &u)
 	if r != "" {
 		return Decision{Reason: r, Detail: detail}
 	}

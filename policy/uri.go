@@ -25,31 +25,39 @@ type uri struct {
 
 func (u *uri) path() string { return u.rest[:u.pathLen] }
 
-// parse applies the syntax rules to s in their documented order and returns
-// the first that fails, with a short detail for error messages. It does not
+// parse applies the syntax rules to s in their documented order, filling in
+// u, and returns the first that fails, with a short detail for error messages. It does not
 // allocate for well-formed DNS hosts, so the request path stays cheap.
 //
 // A native client (RFC 8252) may also use a private-use scheme: see
 // parsePrivateUse.
-func (p *Policy) parse(s string, native bool) (u uri, r Reason, detail string) {
+func (p *Policy) parse(s string, native bool, u *uri) (r Reason, detail string) {
 	if len(s) > p.maxLen {
-		return u, MalformedRedirectURI, "longer than the maximum length"
+		return MalformedRedirectURI, "longer than the maximum length"
 	}
-	ctlEscape, hasHash := false, false
+	ctlEscape, hasHash, hasPercent := false, false, false
 	for i := 0; i < len(s); i++ {
+		// Eight plain bytes at a time, as most are.
+		if b := s[i:min(i+8, len(s))]; len(b) == 8 &&
+			uriChar[b[0]]|uriChar[b[1]]|uriChar[b[2]]|uriChar[b[3]]|
+				uriChar[b[4]]|uriChar[b[5]]|uriChar[b[6]]|uriChar[b[7]] == charOK {
+			i += 7
+			continue
+		}
 		switch uriChar[s[i]] {
 		case charOK:
 		case charInvalid:
-			return u, MalformedRedirectURI, "contains a control character, space or non-ASCII byte"
+			return MalformedRedirectURI, "contains a control character, space or non-ASCII byte"
 		case charEncode:
-			return u, MalformedRedirectURI, "contains a character that must be percent-encoded"
+			return MalformedRedirectURI, "contains a character that must be percent-encoded"
 		case charPercent:
 			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				return u, MalformedRedirectURI, "contains an invalid percent-encoding"
+				return MalformedRedirectURI, "contains an invalid percent-encoding"
 			}
 			if v := unhex(s[i+1])<<4 | unhex(s[i+2]); v < 0x20 || v == 0x7f {
 				ctlEscape = true
 			}
+			hasPercent = true
 		case charHash:
 			hasHash = true
 		}
@@ -57,33 +65,45 @@ func (p *Policy) parse(s string, native bool) (u uri, r Reason, detail string) {
 
 	colon := strings.IndexByte(s, ':')
 	if colon <= 0 || !isScheme(s[:colon]) {
-		return u, MalformedRedirectURI, "not an absolute URI"
+		return MalformedRedirectURI, "not an absolute URI"
 	}
 	switch scheme := s[:colon]; {
 	case asciiEqualFold(scheme, "https"):
 		u.https = true
 	case asciiEqualFold(scheme, "http"):
 	case !native:
-		return u, DisallowedScheme, "scheme is not http or https"
+		return DisallowedScheme, "scheme is not http or https"
 	case strings.IndexByte(scheme, '.') < 0:
-		return u, DisallowedScheme, "a private-use scheme must contain a dot: a reverse domain name such as com.example.app (RFC 8252 §7.1)"
+		return DisallowedScheme, "a private-use scheme must contain a dot: a reverse domain name such as com.example.app (RFC 8252 §7.1)"
 	default:
-		return parsePrivateUse(s, colon, hasHash, ctlEscape)
+		return parsePrivateUse(s, colon, hasHash, ctlEscape, u)
 	}
 	rest, ok := strings.CutPrefix(s[colon+1:], "//")
 	if !ok {
-		return u, MalformedRedirectURI, "scheme is not followed by //"
+		return MalformedRedirectURI, "scheme is not followed by //"
 	}
-	end := 0
-	for end < len(rest) && rest[end] != '/' && rest[end] != '?' && rest[end] != '#' {
-		end++
+	// One pass over the authority finds its end, user information and the
+	// colon before a port.
+	end, at, colon := 0, -1, -1
+authority:
+	for ; end < len(rest); end++ {
+		switch rest[end] {
+		case '/', '?', '#':
+			break authority
+		case '@':
+			at = end
+		case ':':
+			if colon < 0 {
+				colon = end
+			}
+		}
 	}
 	authority := rest[:end]
-	if strings.IndexByte(authority, '@') >= 0 {
-		return u, UserinfoInRedirectURI, "contains user information"
+	if at >= 0 {
+		return UserinfoInRedirectURI, "contains user information"
 	}
 	if hasHash {
-		return u, FragmentInRedirectURI, "contains a fragment"
+		return FragmentInRedirectURI, "contains a fragment"
 	}
 	u.rest = rest[end:]
 	u.pathLen = len(u.rest)
@@ -95,32 +115,32 @@ func (p *Policy) parse(s string, native bool) (u uri, r Reason, detail string) {
 	if strings.HasPrefix(authority, "[") {
 		closing := strings.IndexByte(authority, ']')
 		if closing < 0 {
-			return u, MalformedRedirectURI, "unterminated IPv6 literal"
+			return MalformedRedirectURI, "unterminated IPv6 literal"
 		}
 		u.host = authority[1:closing]
 		ip, err := netip.ParseAddr(u.host)
 		if err != nil || !ip.Is6() || ip.Zone() != "" {
-			return u, MalformedRedirectURI, "invalid IPv6 literal"
+			return MalformedRedirectURI, "invalid IPv6 literal"
 		}
 		u.ip = ip
 		if after := authority[closing+1:]; after != "" {
 			if after[0] != ':' {
-				return u, MalformedRedirectURI, "invalid characters after IPv6 literal"
+				return MalformedRedirectURI, "invalid characters after IPv6 literal"
 			}
 			port, hasPort = after[1:], true
 		}
 	} else {
 		u.host = authority
-		if i := strings.IndexByte(authority, ':'); i >= 0 {
-			u.host, port, hasPort = authority[:i], authority[i+1:], true
+		if colon >= 0 {
+			u.host, port, hasPort = authority[:colon], authority[colon+1:], true
 		}
 		if detail := checkHostName(u.host); detail != "" {
-			return u, MalformedRedirectURI, detail
+			return MalformedRedirectURI, detail
 		}
 		if lastLabelNumeric(u.host) {
 			ip, err := netip.ParseAddr(u.host)
 			if err != nil || !ip.Is4() {
-				return u, MalformedRedirectURI, "numeric host is not a canonical dotted-quad IPv4 address"
+				return MalformedRedirectURI, "numeric host is not a canonical dotted-quad IPv4 address"
 			}
 			u.ip = ip
 		}
@@ -138,26 +158,27 @@ func (p *Policy) parse(s string, native bool) (u uri, r Reason, detail string) {
 	// the reason depends on the environment.
 	if unspecified {
 		if p.env == Production {
-			return u, LoopbackNotAllowed, "production does not allow unspecified addresses"
+			return LoopbackNotAllowed, "production does not allow unspecified addresses"
 		}
-		return u, MalformedRedirectURI, "unspecified address is not a valid host"
+		return MalformedRedirectURI, "unspecified address is not a valid host"
 	}
 
 	if hasPort {
 		if !isPort(port) {
-			return u, MalformedRedirectURI, "port is not a decimal number from 1 to 65535 without leading zeros"
+			return MalformedRedirectURI, "port is not a decimal number from 1 to 65535 without leading zeros"
 		}
 		if !(u.https && port == "443" || !u.https && port == "80") {
 			u.port = port
 		}
 	}
 	if ctlEscape {
-		return u, MalformedRedirectURI, "contains a percent-encoded control character"
+		return MalformedRedirectURI, "contains a percent-encoded control character"
 	}
-	if hasDotSegment(u.path()) {
-		return u, PathTraversal, "path contains a dot segment"
+	// A dot segment has a dot, plainly or percent-encoded.
+	if (hasPercent || strings.IndexByte(u.path(), '.') >= 0) && hasDotSegment(u.path()) {
+		return PathTraversal, "path contains a dot segment"
 	}
-	return u, "", ""
+	return "", ""
 }
 
 // parsePrivateUse applies the rest of the syntax rules to a native app's
@@ -165,7 +186,7 @@ func (p *Policy) parse(s string, native bool) (u uri, r Reason, detail string) {
 // form scheme:/path, or scheme:///path with an empty authority, so that no
 // part of it can be read as a host. Userinfo, fragments, encoded control
 // characters and dot segments are refused as for http(s).
-func parsePrivateUse(s string, colon int, hasHash, ctlEscape bool) (u uri, r Reason, detail string) {
+func parsePrivateUse(s string, colon int, hasHash, ctlEscape bool, u *uri) (r Reason, detail string) {
 	u.scheme, u.rest = s[:colon], s[colon+1:]
 	path, authority := u.rest, ""
 	if after, ok := strings.CutPrefix(path, "//"); ok {
@@ -176,29 +197,29 @@ func parsePrivateUse(s string, colon int, hasHash, ctlEscape bool) (u uri, r Rea
 		authority, path = after[:end], after[end:]
 	}
 	if strings.IndexByte(authority, '@') >= 0 {
-		return u, UserinfoInRedirectURI, "contains user information"
+		return UserinfoInRedirectURI, "contains user information"
 	}
 	if hasHash {
-		return u, FragmentInRedirectURI, "contains a fragment"
+		return FragmentInRedirectURI, "contains a fragment"
 	}
 	if authority != "" {
-		return u, MalformedRedirectURI, "a private-use scheme URI has no host: write scheme:/path"
+		return MalformedRedirectURI, "a private-use scheme URI has no host: write scheme:/path"
 	}
 	pathLen := len(path)
 	if q := strings.IndexByte(path, '?'); q >= 0 {
 		pathLen = q
 	}
 	if !strings.HasPrefix(path, "/") {
-		return u, MalformedRedirectURI, "a private-use scheme URI's path starts with /: write scheme:/path"
+		return MalformedRedirectURI, "a private-use scheme URI's path starts with /: write scheme:/path"
 	}
 	u.pathLen = len(u.rest) - len(path) + pathLen
 	if ctlEscape {
-		return u, MalformedRedirectURI, "contains a percent-encoded control character"
+		return MalformedRedirectURI, "contains a percent-encoded control character"
 	}
 	if hasDotSegment(path[:pathLen]) {
-		return u, PathTraversal, "path contains a dot segment"
+		return PathTraversal, "path contains a dot segment"
 	}
-	return u, "", ""
+	return "", ""
 }
 
 // Classes of bytes for the character rules of parse.
@@ -309,9 +330,9 @@ func checkHostName(h string) string {
 		return "host is longer than 253 bytes"
 	}
 	start := 0
-	for i := 0; i <= len(h); i++ {
-		if i < len(h) && h[i] != '.' {
-			if c := h[i]; !hostChar[c] {
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c != '.' {
+			if !hostChar[c] {
 				if c == '*' {
 					return "host contains a wildcard"
 				}
@@ -319,16 +340,24 @@ func checkHostName(h string) string {
 			}
 			continue
 		}
-		label := h[start:i]
-		switch {
-		case label == "":
-			return "host has an empty label"
-		case len(label) > 63:
-			return "host label is longer than 63 bytes"
-		case label[0] == '-' || label[len(label)-1] == '-':
-			return "host label starts or ends with a hyphen"
+		if detail := checkLabel(h[start:i]); detail != "" {
+			return detail
 		}
 		start = i + 1
+	}
+	return checkLabel(h[start:])
+}
+
+// checkLabel checks the length and hyphens of a label of letters, digits
+// and hyphens.
+func checkLabel(label string) string {
+	switch {
+	case label == "":
+		return "host has an empty label"
+	case len(label) > 63:
+		return "host label is longer than 63 bytes"
+	case label[0] == '-' || label[len(label)-1] == '-':
+		return "host label starts or ends with a hyphen"
 	}
 	return ""
 }
