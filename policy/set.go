@@ -236,13 +236,10 @@ func (s *Set) identical(raw string) (e *Entry, missed bool) {
 	return e, missed
 }
 
-// Sizes of the stack buffers that hold a request's normalized keys when it
-// is not spelled in its normalized form: a longer origin (only a private-use
-// scheme can be) or origin, path and query cost an allocation.
-const (
-	originBuf  = 320 // "https://", a 253-byte host, a port
-	fullKeyBuf = 512
-)
+// fullKeyBuf is the size of the stack buffer that holds a request's
+// normalized keys when it is not spelled in its normalized form: longer
+// keys cost an allocation.
+const fullKeyBuf = 512
 
 // decideParsed is Decide without the shortcut for normalized registrations.
 // rawMissed tells that the exact index is known to hold no key raw.
@@ -267,15 +264,15 @@ func (s *Set) decideParsed(raw string, rawMissed bool) Decision {
 
 	// The request's keys: substrings of the input when it is already
 	// normalized, as it nearly always is, otherwise built on the stack.
-	var obuf [originBuf]byte
-	origin := p.appendOrigin(obuf[:0], &u, native)
-	nOrigin, nPath := len(origin), max(u.pathLen, 1)
+	nPath := max(u.pathLen, 1)
 	var e *Entry
-	if u.pathLen > 0 && len(raw) == nOrigin+len(u.rest) && raw[:nOrigin] == string(origin) {
+	if u.normal && u.pathLen > 0 && (u.port == "" || !p.ignoresPort(&u, native)) {
+		nOrigin := len(raw) - len(u.rest)
 		e, r = match(s, raw[:nOrigin], raw, raw[:nOrigin+nPath], rawMissed)
 	} else {
-		var fbuf [fullKeyBuf]byte
-		full := append(fbuf[:0], origin...)
+		var buf [fullKeyBuf]byte
+		full := p.appendOrigin(buf[:0], &u, native)
+		nOrigin := len(full)
 		if u.pathLen == 0 {
 			full = append(full, '/')
 		}

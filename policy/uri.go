@@ -21,6 +21,10 @@ type uri struct {
 	rest     string     // path and query, as written
 	pathLen  int        // length of the path within rest
 	loopback bool
+	// normal tells that the scheme and authority are written as
+	// appendOrigin writes them when it keeps the port, so the input's own
+	// bytes serve as the keys of a request.
+	normal bool
 }
 
 func (u *uri) path() string { return u.rest[:u.pathLen] }
@@ -67,7 +71,8 @@ func (p *Policy) parse(s string, native bool, u *uri) (r Reason, detail string) 
 	if colon <= 0 || !isScheme(s[:colon]) {
 		return MalformedRedirectURI, "not an absolute URI"
 	}
-	switch scheme := s[:colon]; {
+	scheme := s[:colon]
+	switch {
 	case asciiEqualFold(scheme, "https"):
 		u.https = true
 	case asciiEqualFold(scheme, "http"):
@@ -87,15 +92,18 @@ func (p *Policy) parse(s string, native bool, u *uri) (r Reason, detail string) 
 	end, at, colon := 0, -1, -1
 authority:
 	for ; end < len(rest); end++ {
+		if !authorityStop[rest[end]] {
+			continue
+		}
 		switch rest[end] {
-		case '/', '?', '#':
-			break authority
 		case '@':
 			at = end
 		case ':':
 			if colon < 0 {
 				colon = end
 			}
+		default:
+			break authority
 		}
 	}
 	authority := rest[:end]
@@ -111,7 +119,7 @@ authority:
 		u.pathLen = q
 	}
 
-	port, hasPort := "", false
+	port, hasPort, upper := "", false, false
 	if strings.HasPrefix(authority, "[") {
 		closing := strings.IndexByte(authority, ']')
 		if closing < 0 {
@@ -134,10 +142,12 @@ authority:
 		if colon >= 0 {
 			u.host, port, hasPort = authority[:colon], authority[colon+1:], true
 		}
-		if detail := checkHostName(u.host); detail != "" {
+		detail, last, hostUpper := checkHostName(u.host)
+		if detail != "" {
 			return MalformedRedirectURI, detail
 		}
-		if lastLabelNumeric(u.host) {
+		upper = hostUpper
+		if lastLabelNumeric(u.host[last:]) {
 			ip, err := netip.ParseAddr(u.host)
 			if err != nil || !ip.Is4() {
 				return MalformedRedirectURI, "numeric host is not a canonical dotted-quad IPv4 address"
@@ -178,6 +188,8 @@ authority:
 	if (hasPercent || strings.IndexByte(u.path(), '.') >= 0) && hasDotSegment(u.path()) {
 		return PathTraversal, "path contains a dot segment"
 	}
+	u.normal = (scheme == "https" || scheme == "http") && !upper && u.ip.Is4() == u.ip.IsValid() &&
+		(!hasPort || u.port != "")
 	return "", ""
 }
 
@@ -218,6 +230,10 @@ func parsePrivateUse(s string, colon int, hasHash, ctlEscape bool, u *uri) (r Re
 	}
 	if hasDotSegment(path[:pathLen]) {
 		return PathTraversal, "path contains a dot segment"
+	}
+	u.normal = true
+	for i := 0; i < colon; i++ {
+		u.normal = u.normal && !isUpper(s[i])
 	}
 	return "", ""
 }
@@ -301,8 +317,10 @@ func (p *Policy) appendOrigin(dst []byte, u *uri, native bool) []byte {
 		dst = u.ip.AppendTo(dst)
 		dst = append(dst, ']')
 	} else {
-		for i := 0; i < len(u.host); i++ {
-			dst = append(dst, toLower(u.host[i]))
+		n := len(dst)
+		dst = append(dst, u.host...)
+		for i := n; i < len(dst); i++ {
+			dst[i] = toLower(dst[i])
 		}
 	}
 	if u.port != "" && !p.ignoresPort(u, native) {
@@ -322,30 +340,34 @@ func (p *Policy) ignoresPort(u *uri, native bool) bool {
 
 // checkHostName checks the syntax of a DNS name or dotted-quad address:
 // letter-digit-hyphen labels of 1 to 63 bytes, 253 in all, no empty label.
-func checkHostName(h string) string {
+// For a valid name it also returns where the last label starts and whether
+// any letter is upper case.
+func checkHostName(h string) (detail string, last int, upper bool) {
 	if h == "" {
-		return "empty host"
+		return "empty host", 0, false
 	}
 	if len(h) > 253 {
-		return "host is longer than 253 bytes"
+		return "host is longer than 253 bytes", 0, false
 	}
-	start := 0
+	var class uint8
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; c != '.' {
-			if !hostChar[c] {
+			k := hostChar[c]
+			if k == 0 {
 				if c == '*' {
-					return "host contains a wildcard"
+					return "host contains a wildcard", 0, false
 				}
-				return "host contains a character other than letters, digits, hyphens and dots"
+				return "host contains a character other than letters, digits, hyphens and dots", 0, false
 			}
+			class |= k
 			continue
 		}
-		if detail := checkLabel(h[start:i]); detail != "" {
-			return detail
+		if detail := checkLabel(h[last:i]); detail != "" {
+			return detail, 0, false
 		}
-		start = i + 1
+		last = i + 1
 	}
-	return checkLabel(h[start:])
+	return checkLabel(h[last:]), last, class&hostUpper != 0
 }
 
 // checkLabel checks the length and hyphens of a label of letters, digits
@@ -362,18 +384,37 @@ func checkLabel(label string) string {
 	return ""
 }
 
+// Classes of the bytes of a DNS label, for hostChar; 0 for any other byte.
+const (
+	hostOther = 1 << iota // lower-case letters, digits and hyphens
+	hostUpper             // upper-case letters
+)
+
 // hostChar tells the bytes of a DNS label: letters, digits and hyphens.
-var hostChar = func() (t [256]bool) {
+var hostChar = func() (t [256]uint8) {
 	for c := range t {
-		t[c] = isAlnum(byte(c)) || c == '-'
+		switch {
+		case isUpper(byte(c)):
+			t[c] = hostUpper
+		case isAlnum(byte(c)) || c == '-':
+			t[c] = hostOther
+		}
 	}
 	return t
 }()
 
-// lastLabelNumeric reports whether browsers would read h as an IPv4 address:
-// its last label is all digits or starts with 0x.
-func lastLabelNumeric(h string) bool {
-	last := h[strings.LastIndexByte(h, '.')+1:]
+// authorityStop tells the bytes that end an authority or that the authority
+// scan of parse records.
+var authorityStop = func() (t [256]bool) {
+	for _, c := range []byte("/?#@:") {
+		t[c] = true
+	}
+	return t
+}()
+
+// lastLabelNumeric reports whether browsers would read a host as an IPv4
+// address, given its last label: all digits or starting with 0x.
+func lastLabelNumeric(last string) bool {
 	if len(last) >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') {
 		return true
 	}
@@ -458,12 +499,13 @@ func asciiEqualFold(a, b string) bool {
 }
 
 func toLower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
+	if isUpper(c) {
 		return c + 'a' - 'A'
 	}
 	return c
 }
 
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
 func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 func isAlnum(c byte) bool { return isAlpha(c) || '0' <= c && c <= '9' }
 func isHex(c byte) bool   { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
