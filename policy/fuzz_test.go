@@ -130,6 +130,22 @@ func pathAndQuery(s string) string {
 	return rest[strings.IndexAny(rest, "/"):]
 }
 
+// checkOwnKeys fails t when Decide would key raw by its own bytes (parse
+// calls its scheme and authority normal and no loopback rule drops its port)
+// but appendOrigin writes them otherwise, for a web and a native client.
+func checkOwnKeys(t *testing.T, p *Policy, raw string) {
+	t.Helper()
+	for _, native := range []bool{false, true} {
+		var u uri
+		if r, _ := p.parse(raw, native, &u); r != "" || !u.normal || u.port != "" && p.ignoresPort(&u, native) {
+			continue
+		}
+		if own, built := raw[:len(raw)-len(u.rest)], string(p.appendOrigin(nil, &u, native)); own != built {
+			t.Fatalf("%q (native %v): keyed by its own origin %q, normalized %q", raw, native, own, built)
+		}
+	}
+}
+
 func FuzzNormalize(f *testing.F) {
 	for _, s := range trickySeeds {
 		f.Add(s, uint8(0))
@@ -144,6 +160,7 @@ func FuzzNormalize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string, envSel uint8) {
 		env := envOf(envSel)
 		p := policyFor(t, env, MatchExact, 0)
+		checkOwnKeys(t, p, raw)
 		r, detail := p.Check(raw)
 		n, err := p.Normalize(raw)
 		if r != "" {
