@@ -466,3 +466,16 @@ func TestDecideLogout(t *testing.T) {
 		t.Errorf("CompileRules(host-only logout URIs) = %v, want two host-only errors at 1 and 2", err)
 	}
 }
+
+// TestDecideAllocs holds every kind of request to no allocation, whatever
+// the size of the set: Decide runs on every authorize request.
+func TestDecideAllocs(t *testing.T) {
+	for _, c := range requestKinds {
+		for _, n := range decideSizes {
+			s := c.set(t, n)
+			if a := testing.AllocsPerRun(100, func() { s.Decide(c.req) }); a != 0 {
+				t.Errorf("%s, %d URIs: Decide(%q) allocates %v times", c.name, n, c.req, a)
+			}
+		}
+	}
+}
