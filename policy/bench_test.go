@@ -48,6 +48,8 @@ var requestKinds = []requestKind{
 		"https://portal.example.edu/orcid/callback?state=af0ifjsldkj", HostMatch},
 	{"prefix", Production, MatchPrefix, Rules{}, "https://library.example.edu/orcid",
 		"https://library.example.edu/orcid/callback/step2?state=af0ifjsldkj", PrefixMatch},
+	{"prefix-parsed", Production, MatchPrefix, Rules{}, "https://library.example.edu/orcid",
+		"https://LIBRARY.example.edu/orcid/callback/step2?state=af0ifjsldkj", PrefixMatch},
 	{"miss", Production, MatchExact, Rules{}, "https://library.example.edu/orcid/callback",
 		"https://evil.example/orcid/callback", RedirectURINotRegistered},
 	{"sandbox-loopback", Sandbox, MatchExact, Rules{}, "http://localhost:3000/callback",

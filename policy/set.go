@@ -69,6 +69,10 @@ type Set struct {
 
 	// Indexes, built only for sets larger than linearMax.
 	exact, hostOnly, prefix map[string]*Entry
+	// prefixPaths has bit n set when the prefix index holds a key whose
+	// path is n bytes long (bit 255: 255 or longer), so that a request
+	// skips the lookups of the shorter paths no key has.
+	prefixPaths [4]uint64
 }
 
 // Compile validates a client's registered redirect URIs against the syntax
@@ -143,6 +147,7 @@ func (p *Policy) newEntry(raw string, u *uri, rules Rules) Entry {
 func (s *Set) index() {
 	s.exact = make(map[string]*Entry)
 	s.hostOnly = make(map[string]*Entry)
+	s.prefixPaths = [4]uint64{}
 	if s.policy.match == MatchPrefix && !s.rules.Logout {
 		s.prefix = make(map[string]*Entry)
 	}
@@ -155,8 +160,19 @@ func (s *Set) index() {
 		putFirst(s.exact, e.full, e)
 		if s.prefix != nil && !e.exactOnly {
 			putFirst(s.prefix, e.prefix, e)
+			n := min(len(e.prefix)-len(e.origin), 255)
+			s.prefixPaths[n/64] |= 1 << (n % 64)
 		}
 	}
+}
+
+// lookupPrefix looks key up in the prefix index of s, unless no key there
+// has a path as long as key's, which follows an origin of nOrigin bytes.
+func lookupPrefix[K string | []byte](s *Set, key K, nOrigin int) *Entry {
+	if n := min(len(key)-nOrigin, 255); s.prefixPaths[n/64]&(1<<(n%64)) == 0 {
+		return nil
+	}
+	return s.prefix[string(key)]
 }
 
 // putFirst keeps the first of entries that only the ignored loopback port
@@ -311,7 +327,7 @@ func match[K string | []byte](s *Set, origin, full, path K, skipExact bool) (*En
 			return e, HostMatch
 		}
 		if prefixMode {
-			if e := s.prefix[string(path)]; e != nil {
+			if e := lookupPrefix(s, path, len(origin)); e != nil {
 				return e, PrefixMatch
 			}
 			// Shorter prefixes, longest first; the path starts with the
@@ -321,12 +337,12 @@ func match[K string | []byte](s *Set, origin, full, path K, skipExact bool) (*En
 					continue
 				}
 				if j+1 < len(path) {
-					if e := s.prefix[string(path[:j+1])]; e != nil {
+					if e := lookupPrefix(s, path[:j+1], len(origin)); e != nil {
 						return e, PrefixMatch
 					}
 				}
 				if j > len(origin) {
-					if e := s.prefix[string(path[:j])]; e != nil {
+					if e := lookupPrefix(s, path[:j], len(origin)); e != nil {
 						return e, PrefixMatch
 					}
 				}
