@@ -30,8 +30,8 @@ type uri struct {
 func (u *uri) path() string { return u.rest[:u.pathLen] }
 
 // parse applies the syntax rules to s in their documented order, filling in
-// u, and returns the first that fails, with a short detail for error messages. It does not
-// allocate for well-formed DNS hosts, so the request path stays cheap.
+// u, and returns the first that fails, with a short detail for error
+// messages. It does not allocate, so the request path stays cheap.
 //
 // A native client (RFC 8252) may also use a private-use scheme: see
 // parsePrivateUse.
@@ -89,7 +89,7 @@ func (p *Policy) parse(s string, native bool, u *uri) (r Reason, detail string) 
 	}
 	// One pass over the authority finds its end, user information and the
 	// colon before a port.
-	end, at, colon := 0, -1, -1
+	end, at, portColon := 0, -1, -1
 authority:
 	for ; end < len(rest); end++ {
 		if !authorityStop[rest[end]] {
@@ -99,8 +99,8 @@ authority:
 		case '@':
 			at = end
 		case ':':
-			if colon < 0 {
-				colon = end
+			if portColon < 0 {
+				portColon = end
 			}
 		default:
 			break authority
@@ -139,8 +139,8 @@ authority:
 		}
 	} else {
 		u.host = authority
-		if colon >= 0 {
-			u.host, port, hasPort = authority[:colon], authority[colon+1:], true
+		if portColon >= 0 {
+			u.host, port, hasPort = authority[:portColon], authority[portColon+1:], true
 		}
 		detail, last, hostUpper := checkHostName(u.host)
 		if detail != "" {
