@@ -31,7 +31,8 @@ func (u *uri) path() string { return u.rest[:u.pathLen] }
 
 // parse applies the syntax rules to s in their documented order, filling in
 // u, and returns the first that fails, with a short detail for error
-// messages. It does not allocate, so the request path stays cheap.
+// messages. It does not allocate for a well-formed URI, so the request
+// path stays cheap.
 //
 // A native client (RFC 8252) may also use a private-use scheme: see
 // parsePrivateUse.
