@@ -10,9 +10,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 )
@@ -185,39 +182,25 @@ func (p *Params) scanJSON(body []byte) bool {
 	if !json.Valid(body) {
 		return false
 	}
-	i := skipJSONSpace(body, 0)
-	if body[i] != '{' {
+	if body[skipJSONSpace(body, 0)] != '{' {
 		return true
 	}
-	for keys := 0; ; keys++ {
-		i = skipJSONSpace(body, i+1) // after "{" or ","
-		if body[i] == '}' {
-			return true
-		}
+	keys, ok := 0, true
+	jsonMembers(body, func(name, value []byte) bool {
 		if keys == MaxFields {
+			ok = false
 			return false
 		}
-		end := jsonValueEnd(body, i)
-		key := body[i+1 : end-1]
-		i = skipJSONSpace(body, skipJSONSpace(body, end)+1) // after ":"
-		end = jsonValueEnd(body, i)
-		p.jsonField(key, body[i:end])
-		if p.nClientID > 1 || p.nRedirectURI > 1 {
-			return true
-		}
-		if i = skipJSONSpace(body, end); body[i] == '}' {
-			return true
-		}
-	}
+		keys++
+		p.jsonField(name, value)
+		return p.nClientID <= 1 && p.nRedirectURI <= 1
+	})
+	return ok
 }
 
-// jsonField reads one top-level member of a JSON object: its key, still
-// quoted as in the body, and its value as written.
+// jsonField reads one top-level member of a JSON object: its decoded key
+// and its value as written.
 func (p *Params) jsonField(key, value []byte) {
-	var buf [32]byte
-	if bytes.IndexByte(key, '\\') >= 0 {
-		key = appendJSONUnquote(buf[:0], key)
-	}
 	if !p.ourNames && mayHoldName(string(key), "re") && holdsOurs(string(key)) {
 		p.ourNames = true
 	}
@@ -231,95 +214,6 @@ func (p *Params) jsonField(key, value []byte) {
 			*dst = string(value)
 		}
 	}
-}
-
-// skipJSONSpace returns the index of the first byte of b from i on that is
-// not JSON white space.
-func skipJSONSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// jsonValueEnd returns the index after the JSON value that starts at i of
-// the valid JSON text b.
-func jsonValueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		for j := i + 1; ; j++ {
-			switch b[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1
-			}
-		}
-	case '{', '[':
-		depth := 0
-		for j := i; ; j++ {
-			switch b[j] {
-			case '"':
-				j = jsonValueEnd(b, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
-		j++
-	}
-	return j
-}
-
-// appendJSONUnquote appends to dst the contents s of a valid JSON string
-// decoded as encoding/json decodes it: a lone surrogate is U+FFFD.
-func appendJSONUnquote(dst, s []byte) []byte {
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' {
-			dst = append(dst, s[i])
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r := rune(hex4(s[i+1:]))
-			i += 4
-			if utf16.IsSurrogate(r) {
-				r2 := unicode.ReplacementChar
-				if i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-					r2 = rune(hex4(s[i+3:]))
-				}
-				if r = utf16.DecodeRune(r, r2); r != unicode.ReplacementChar {
-					i += 6
-				}
-			}
-			dst = utf8.AppendRune(dst, r)
-		default: // '"', '\\', '/'
-			dst = append(dst, s[i])
-		}
-	}
-	return dst
-}
-
-// hex4 returns the value of the four hex digits at the start of s.
-func hex4(s []byte) int {
-	return int(unhex(s[0]))<<12 | int(unhex(s[1]))<<8 | int(unhex(s[2]))<<4 | int(unhex(s[3]))
 }
 
 // Bounds of a multipart body: a form field's part has one or two header

@@ -127,81 +127,17 @@ func readClaims(jwt string, claim func(name, value []byte) string) string {
 	if err != nil {
 		return "the JWT payload is not base64url"
 	}
-	// json.Valid first (fast, no allocations): the walk below may then
-	// take the grammar for granted. A server's parser takes the last of
-	// duplicate names, so the callers refuse those of theirs.
+	// Validated first, so that the walk may take the grammar for granted.
+	// A server's parser takes the last of duplicate names, so the callers
+	// refuse those of theirs.
 	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if !json.Valid(raw) || len(raw) == 0 || raw[0] != '{' {
+	if !json.Valid(raw) || raw[0] != '{' {
 		return "the JWT payload is not a JSON object"
 	}
-	i := 1
-	for {
-		i = skipSpace(raw, i)
-		if raw[i] == '}' {
-			return ""
-		}
-		if raw[i] == ',' {
-			i = skipSpace(raw, i+1)
-		}
-		end := skipValue(raw, i)
-		name := raw[i+1 : end-1]
-		if bytes.IndexByte(name, '\\') >= 0 {
-			// An escaped name (redirect\u005furi) is the name it decodes to.
-			var s string
-			if json.Unmarshal(raw[i:end], &s) != nil {
-				return "the JWT payload is not a JSON object"
-			}
-			name = []byte(s)
-		}
-		i = skipSpace(raw, end) + 1 // the colon
-		i = skipSpace(raw, i)
-		end = skipValue(raw, i)
-		if detail := claim(name, raw[i:end]); detail != "" {
-			return detail
-		}
-		i = end
-	}
-}
-
-// skipSpace returns the index of the first byte at or after i in valid JSON
-// that is not white space.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// skipValue returns the index just past the JSON value starting at i in
-// valid JSON.
-func skipValue(b []byte, i int) int {
-	depth := 0
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			for i++; b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-			if depth == 0 {
-				return i + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-			if depth < 0 {
-				return i
-			}
-		case ',', ' ', '\t', '\r', '\n', ':':
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	return i
+	var detail string
+	jsonMembers(raw, func(name, value []byte) bool {
+		detail = claim(name, value)
+		return detail == ""
+	})
+	return detail
 }

@@ -1,8 +1,6 @@
 package request
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -99,46 +97,31 @@ func hintClient(token string) (string, bool) {
 	if len(token) > MaxIDTokenHint || strings.Count(token, ".") != 2 {
 		return "", false
 	}
-	first := strings.IndexByte(token, '.')
-	encoded := token[first+1 : strings.LastIndexByte(token, '.')]
-	payload, err := base64.RawURLEncoding.DecodeString(encoded)
-	if err != nil {
-		return "", false
-	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return "", false
-	}
 	var aud []string
 	var azp string
 	var seenAud, seenAzp bool
-	for dec.More() {
-		tok, err := dec.Token()
-		key, isKey := tok.(string)
-		var value json.RawMessage
-		if err != nil || !isKey || dec.Decode(&value) != nil {
-			return "", false
-		}
-		switch key {
+	const unreadable = "unreadable"
+	if readClaims(token, func(name, value []byte) string {
+		switch string(name) {
 		case "aud":
 			if seenAud {
-				return "", false
+				return unreadable
 			}
 			seenAud = true
 			var one string
 			if json.Unmarshal(value, &one) == nil {
 				aud = []string{one}
 			} else if json.Unmarshal(value, &aud) != nil {
-				return "", false
+				return unreadable
 			}
 		case "azp":
 			if seenAzp || json.Unmarshal(value, &azp) != nil || azp == "" {
-				return "", false
+				return unreadable
 			}
 			seenAzp = true
 		}
-	}
-	if _, err := dec.Token(); err != nil || dec.More() {
+		return ""
+	}) != "" {
 		return "", false
 	}
 	switch {
