@@ -2,7 +2,6 @@ package request
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -179,7 +178,7 @@ type readCloser struct {
 // shape (many keys, deep nesting).
 func (p *Params) scanJSON(body []byte) bool {
 	body = bytes.TrimPrefix(body, []byte("\uFEFF"))
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return false
 	}
 	if body[skipJSONSpace(body, 0)] != '{' {

@@ -131,7 +131,7 @@ func readClaims(jwt string, claim func(name, value []byte) string) string {
 	// A server's parser takes the last of duplicate names, so the callers
 	// refuse those of theirs.
 	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if !json.Valid(raw) || raw[0] != '{' {
+	if !validJSON(raw) || raw[0] != '{' {
 		return "the JWT payload is not a JSON object"
 	}
 	var detail string

@@ -7,9 +7,159 @@ import (
 	"unicode/utf8"
 )
 
+// maxJSONDepth is encoding/json's limit on nested objects and arrays.
+const maxJSONDepth = 10000
+
+// validJSON reports whether b is one valid JSON text, exactly as json.Valid
+// does (the fuzz test holds the two together), in a few times less time:
+// it runs on every request object and JSON body before they are walked.
+func validJSON(b []byte) bool {
+	i, ok := validValue(b, skipJSONSpace(b, 0), 0)
+	return ok && skipJSONSpace(b, i) == len(b)
+}
+
+// validValue returns the index after the valid JSON value at b[i:], or
+// false; depth is the number of objects and arrays around it.
+func validValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return validString(b, i)
+	case c == '-' || '0' <= c && c <= '9':
+		return validNumber(b, i)
+	case c == 't':
+		return validLiteral(b, i, "true")
+	case c == 'f':
+		return validLiteral(b, i, "false")
+	case c == 'n':
+		return validLiteral(b, i, "null")
+	case c != '{' && c != '[':
+		return i, false
+	}
+	if depth == maxJSONDepth {
+		return i, false
+	}
+	object := b[i] == '{'
+	closing := byte(']')
+	if object {
+		closing = '}'
+	}
+	i = skipJSONSpace(b, i+1)
+	if i < len(b) && b[i] == closing {
+		return i + 1, true
+	}
+	for {
+		var ok bool
+		if object {
+			if i >= len(b) || b[i] != '"' {
+				return i, false
+			}
+			if i, ok = validString(b, i); !ok {
+				return i, false
+			}
+			if i = skipJSONSpace(b, i); i >= len(b) || b[i] != ':' {
+				return i, false
+			}
+			i = skipJSONSpace(b, i+1)
+		}
+		if i, ok = validValue(b, i, depth+1); !ok {
+			return i, false
+		}
+		switch i = skipJSONSpace(b, i); {
+		case i >= len(b):
+			return i, false
+		case b[i] == closing:
+			return i + 1, true
+		case b[i] != ',':
+			return i, false
+		}
+		i = skipJSONSpace(b, i+1)
+	}
+}
+
+// validString returns the index after the valid JSON string at b[i:].
+// Like encoding/json, it takes any byte from 0x20 up as is, invalid UTF-8
+// included.
+func validString(b []byte, i int) (int, bool) {
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return i, false
+		case c == '\\':
+			if i++; i >= len(b) {
+				return i, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(b)-i <= 4 || !isHex(b[i+1]) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) {
+					return i, false
+				}
+				i += 4
+			default:
+				return i, false
+			}
+		}
+	}
+	return i, false
+}
+
+// validNumber returns the index after the valid JSON number at b[i:].
+func validNumber(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return i, false
+	case b[i] == '0':
+		i++
+	case '1' <= b[i] && b[i] <= '9':
+		i = skipDigits(b, i+1)
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		if i++; i >= len(b) || !isDigit(b[i]) {
+			return i, false
+		}
+		i = skipDigits(b, i)
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		if i++; i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return i, false
+		}
+		i = skipDigits(b, i)
+	}
+	return i, true
+}
+
+func validLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, false
+	}
+	return i + len(lit), true
+}
+
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	return i
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
 // jsonMembers calls member with the name, decoded as encoding/json decodes
 // it, and the raw value of each top-level member of the JSON object b, in
-// order, until member returns false. b must be valid JSON (json.Valid)
+// order, until member returns false. b must be valid JSON (validJSON)
 // whose first byte after white space is '{'. One walk over the top level:
 // nested values are skipped, not decoded, so the cost is linear in len(b)
 // whatever its shape. Bodies, request objects and ID token hints are all
