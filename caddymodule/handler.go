@@ -355,34 +355,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	escaped := r.URL.EscapedPath()
 	if h.hasPAR {
-		if at, err := h.parPaths.Locate(escaped); at == request.Endpoint || err != nil {
+		if at, err := h.parPaths.LocateRequest(escaped, r.Header, r.URL.RawQuery); at == request.Endpoint || err != nil {
 			return h.servePush(w, r, next, err)
 		}
 	}
-	at, err := h.paths.Locate(escaped)
-	if err == nil && at != request.Endpoint {
-		var other request.Place
-		other, err = h.paths.LocateHeaders(r.Header)
-		at = max(at, other)
-	}
-	if err == nil && at != request.Endpoint {
-		var other request.Place
-		other, err = h.paths.LocateQueryRoute(escaped, r.URL.RawQuery)
-		at = max(at, other)
-	}
+	at, err := h.paths.LocateRequest(escaped, r.Header, r.URL.RawQuery)
 	if err == nil && at == request.Elsewhere && h.logout != nil {
-		logout, err := h.logout.Locate(escaped)
-		if err == nil && logout != request.Endpoint {
-			var other request.Place
-			other, err = h.logout.LocateHeaders(r.Header)
-			logout = max(logout, other)
-		}
-		if err == nil && logout != request.Endpoint {
-			var other request.Place
-			other, err = h.logout.LocateQueryRoute(escaped, r.URL.RawQuery)
-			logout = max(logout, other)
-		}
-		if logout != request.Elsewhere || err != nil {
+		if logout, err := h.logout.LocateRequest(escaped, r.Header, r.URL.RawQuery); logout != request.Elsewhere || err != nil {
 			return h.serveLogout(w, r, next, err)
 		}
 	}

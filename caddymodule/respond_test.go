@@ -539,6 +539,8 @@ func TestWriteServeHTTP(t *testing.T) {
 			[3]string{"rejected", "client_id_mismatch", client0}},
 		{"push, no redirect_uri", par, "POST", "/oauth/par", basic(client0), "scope=openid", false, 400,
 			[3]string{"rejected", "missing_redirect_uri", client0}},
+		{"push routed by X-Original-URL", par, "POST", "/", http.Header{"Content-Type": {form}, "X-Original-Url": {"/oauth/par"}}, "client_id=" + client0 + "&redirect_uri=https%3A%2F%2Fevil.example%2Fcb", false, 400,
+			[3]string{"rejected", "redirect_uri_not_registered", client0}},
 		{"push, GET", par, "GET", "/oauth/par?client_id=" + client0 + "&redirect_uri=" + callback0, nil, "", false, 400,
 			[3]string{"rejected", "malformed_request", ""}},
 		{"push without par_paths", h, "POST", "/oauth/par", basic(client0), "redirect_uri=https%3A%2F%2Fevil.example%2Fcb", true, 0,

@@ -229,6 +229,26 @@ func (s PathSet) namesRoute(c []byte) Place {
 // before 2018): a request carrying one may be routed by it.
 var pathHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
 
+// LocateRequest tells where a request stands relative to the set, read
+// every way an upstream may route it: by its path, by the path headers of
+// URL-rewriting front ends, and by a front page's query route. The nearest
+// wins; an error means the request names an endpoint in a way that cannot
+// be read unambiguously.
+func (s PathSet) LocateRequest(escaped string, h http.Header, rawQuery string) (Place, error) {
+	at, err := s.Locate(escaped)
+	if err == nil && at != Endpoint {
+		var other Place
+		other, err = s.LocateHeaders(h)
+		at = max(at, other)
+	}
+	if err == nil && at != Endpoint {
+		var other Place
+		other, err = s.LocateQueryRoute(escaped, rawQuery)
+		at = max(at, other)
+	}
+	return at, err
+}
+
 // LocateHeaders returns where the path headers of h are, the nearest to an
 // authorize path, or an error when one cannot be normalized.
 func (s PathSet) LocateHeaders(h http.Header) (Place, error) {
