@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,8 +97,9 @@ func startCaddy(t *testing.T, caddyfile string, sites ...string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	pid := cmd.Process.Pid
 	t.Cleanup(func() {
 		// Stop the process we started, by its PID, and wait for it.
@@ -119,28 +118,11 @@ func startCaddy(t *testing.T, caddyfile string, sites ...string) {
 		b, _ := os.ReadFile(logFile.Name())
 		return string(b)
 	}
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for _, site := range sites {
-		for {
-			resp, err := client.Get(site + "/ready")
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			select {
-			case err := <-exited:
-				t.Fatalf("caddy exited: %v\n%s", err, showLog())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("caddy did not answer at %s: %v\n%s", site, err, showLog())
-			}
-			time.Sleep(100 * time.Millisecond)
+	if err := caddybin.WaitReady(sites, "/ready", exited, 60*time.Second); err != nil {
+		if errors.Is(err, caddybin.ErrExited) {
+			err = fmt.Errorf("%w: %v", err, waitErr)
 		}
+		t.Fatalf("%v\n%s", err, showLog())
 	}
 }
 

@@ -490,28 +490,8 @@ func startCaddy(dir, bin, caddyfile string, sites ...string) error {
 		return err
 	}
 	exited := stopAtEnd(cmd, 10*time.Second)
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, site := range sites {
-		for {
-			resp, err := client.Get(site + "/.well-known/openid-configuration")
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			select {
-			case <-exited:
-				return fmt.Errorf("caddy exited:\n%s", logs.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("caddy did not answer at %s: %v\n%s", site, err, logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	if err := caddybin.WaitReady(sites, "/.well-known/openid-configuration", exited, 30*time.Second); err != nil {
+		return fmt.Errorf("%w\n%s", err, logs.String())
 	}
 	return nil
 }

@@ -3,11 +3,16 @@
 package caddybin
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // EnvVar names a prebuilt binary to use instead of building one; CI builds
@@ -53,4 +58,36 @@ func Path(tb testing.TB) string {
 		tb.Fatalf("caddy binary: %v", err)
 	}
 	return path
+}
+
+// ErrExited is what WaitReady returns when the process exits first.
+var ErrExited = errors.New("caddy exited")
+
+// WaitReady polls path on each of sites until it answers 200 OK. It gives
+// up when exited closes (the process ended: ErrExited) or after timeout.
+func WaitReady(sites []string, path string, exited <-chan struct{}, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for _, site := range sites {
+		for {
+			resp, err := client.Get(site + path)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-exited:
+				return ErrExited
+			default:
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("caddy did not answer at %s: %v", site, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
 }
