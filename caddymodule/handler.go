@@ -373,8 +373,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	var ps request.Params
 	var d registry.Decision
 	if err != nil {
-		d.Reason = policy.MalformedRequest
-		d.Detail = "the request path cannot be normalized"
+		d = unreadablePath
 	} else if d = h.decide(r, &ps, at == request.Endpoint); at == request.Below && d.Reason == policy.MissingClientID && !ps.Carries() {
 		// Below the endpoint, read in full, with no authorize parameter:
 		// one of the authorization server's own pages.
@@ -398,7 +397,7 @@ func (h *Handler) servePush(w http.ResponseWriter, r *http.Request, next caddyht
 	var ps request.Params
 	var d registry.Decision
 	if pathErr != nil {
-		d = reject(policy.MalformedRequest, "the request path cannot be normalized")
+		d = unreadablePath
 	} else if clientID, reason, detail := request.ReadPush(r, &ps, h.MaxBody); reason != "" {
 		d = reject(reason, detail)
 	} else {
@@ -418,7 +417,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, next caddy
 	clientID := ""
 	switch reason, detail := request.ReadLogout(r, &l, h.MaxBody); {
 	case pathErr != nil:
-		d = reject(policy.MalformedRequest, "the request path cannot be normalized")
+		d = unreadablePath
 	case request.RequestsCode(r.URL.RawQuery):
 		// Checked as either, the other half would pass unchecked.
 		d = reject(policy.MalformedRequest, "a logout request carries an authorize request")
@@ -436,6 +435,10 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, next caddy
 	}
 	return h.conclude(w, r, next, &d, echo{clientID: clientID, uri: l.PostLogoutRedirectURI, logout: true})
 }
+
+// unreadablePath rejects a request whose path names an endpoint in a way
+// that cannot be read unambiguously, at any door.
+var unreadablePath = reject(policy.MalformedRequest, "the request path cannot be normalized")
 
 // reject is a decision to reject a request for reason.
 func reject(reason policy.Reason, detail string) registry.Decision {
@@ -599,11 +602,8 @@ func (h *Handler) decideParams(ps *request.Params, push bool) registry.Decision 
 // be allowed too.
 func (h *Handler) decideRequestURI(s *registry.Snapshot, ps *request.Params, redirect string, has bool) registry.Decision {
 	c := s.Client(ps.ClientID)
-	switch {
-	case c == nil:
-		return s.Decide(ps.ClientID, "")
-	case c.Disabled:
-		return s.Decide(ps.ClientID, "")
+	if c == nil || c.Disabled {
+		return s.Decide(ps.ClientID, "") // unknown_client, client_disabled
 	}
 	allowed := registry.Decision{Client: c}
 	if request.IsPushedRequestURI(ps.RequestURI) {

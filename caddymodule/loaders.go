@@ -5,18 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/registry"
 )
 
-// Handlers that read the same registry file with the same rules share one
-// loader, and it outlives config reloads: the new config's handlers take it
+// Handlers that read the same registry source with the same rules (the
+// same SourceKey) share one loader, and it outlives config reloads: the new config's handlers take it
 // over before the old ones let go, so a reload does not start a second
 // watcher. A config load still checks the file, as the first load did.
 var (
@@ -25,14 +23,6 @@ var (
 	// exactly once, however many handlers of that policy exist.
 	reporters = caddy.NewUsagePool()
 )
-
-type loaderKey struct {
-	file     string // absolute
-	env      policy.Environment
-	match    policy.MatchMode
-	maxLen   int
-	interval time.Duration
-}
 
 // sharedLoader wraps a registry source (a file's loader, an etcd source)
 // so that the usage pool can close it.

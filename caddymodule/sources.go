@@ -57,6 +57,15 @@ func (FileSource) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// loaderKey is a file source's key: the absolute path and the rules.
+type loaderKey struct {
+	file     string // absolute
+	env      policy.Environment
+	match    policy.MatchMode
+	maxLen   int
+	interval time.Duration
+}
+
 // SourceKey implements RegistrySource. One file, however it is spelled,
 // is one loader.
 func (f *FileSource) SourceKey(p *policy.Policy, reload time.Duration) any {
