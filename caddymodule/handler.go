@@ -534,22 +534,9 @@ func unchecked(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) e
 // request sent to an endpoint must be a form; elsewhere it is read only
 // for what upstreams there take parameters from.
 func (h *Handler) decide(r *http.Request, ps *request.Params, endpoint bool) registry.Decision {
-	if reason := ps.Scan(r.URL.RawQuery); reason != "" {
-		return reject(reason, "the query string cannot be read unambiguously")
-	}
-	// Direct calls, not a method value: through one, ps would escape to
-	// the heap.
-	var reason policy.Reason
-	var detail string
-	if endpoint {
-		reason, detail = request.ReadForm(r, ps, h.MaxBody)
-	} else {
-		reason, detail = request.ReadBodyElsewhere(r, ps, h.MaxBody)
-	}
-	if reason != "" {
+	if reason, detail := request.ReadParams(r, ps, h.MaxBody, endpoint); reason != "" {
 		return reject(reason, detail)
 	}
-	ps.ScanCookies(r.Header["Cookie"])
 	if reason := ps.Reason(); reason != "" {
 		return reject(reason, reason.Description())
 	}

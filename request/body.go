@@ -13,6 +13,27 @@ import (
 	"github.com/redirect-uri-policy/caddy-redirect-uri-policy/policy"
 )
 
+// ReadParams reads a request's parameters as upstreams merge them: its
+// query, its body (a form at an endpoint; elsewhere, see
+// ReadBodyElsewhere) and its cookies. Repeats are counted, not judged.
+func ReadParams(r *http.Request, ps *Params, maxBody int64, endpoint bool) (policy.Reason, string) {
+	if reason := ps.Scan(r.URL.RawQuery); reason != "" {
+		return reason, "the query string cannot be read unambiguously"
+	}
+	var reason policy.Reason
+	var detail string
+	if endpoint {
+		reason, detail = ReadForm(r, ps, maxBody)
+	} else {
+		reason, detail = ReadBodyElsewhere(r, ps, maxBody)
+	}
+	if reason != "" {
+		return reason, detail
+	}
+	ps.ScanCookies(r.Header["Cookie"])
+	return "", ""
+}
+
 // ReadForm reads into ps the parameters of a form body, if the request has
 // a body of at most maxBody bytes, and puts the body back byte for byte for
 // the upstream. It returns the reason to reject any body the upstream could

@@ -48,13 +48,9 @@ func (l *Logout) slot(name string) *string {
 // post_logout_redirect_uri or id_token_hint among them), with a detail.
 func ReadLogout(r *http.Request, l *Logout, maxBody int64) (policy.Reason, string) {
 	l.logout = l
-	if reason := l.Scan(r.URL.RawQuery); reason != "" {
-		return reason, "the query string cannot be read unambiguously"
-	}
-	if reason, detail := ReadForm(r, &l.Params, maxBody); reason != "" {
+	if reason, detail := ReadParams(r, &l.Params, maxBody, true); reason != "" {
 		return reason, detail
 	}
-	l.ScanCookies(r.Header["Cookie"])
 	if l.nClientID > 1 || l.nPostLogout > 1 || l.nIDTokenHint > 1 {
 		return policy.DuplicateParameter, "the request repeats client_id, post_logout_redirect_uri or id_token_hint"
 	}

@@ -130,13 +130,9 @@ func ReadPush(r *http.Request, ps *Params, maxBody int64) (string, policy.Reason
 	if r.Method != http.MethodPost {
 		return "", policy.MalformedRequest, "a push must be a POST"
 	}
-	if reason := ps.Scan(r.URL.RawQuery); reason != "" {
-		return "", reason, "the query string cannot be read unambiguously"
-	}
-	if reason, detail := ReadForm(r, ps, maxBody); reason != "" {
+	if reason, detail := ReadParams(r, ps, maxBody, true); reason != "" {
 		return "", reason, detail
 	}
-	ps.ScanCookies(r.Header["Cookie"])
 	switch {
 	case ps.nClientID > 1 || ps.nRedirectURI > 1 || ps.nRequest > 1 || ps.nRequestURI > 1 || ps.nAssertion > 1:
 		return "", policy.DuplicateParameter, policy.DuplicateParameter.Description()
